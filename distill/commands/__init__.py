@@ -1,0 +1,1 @@
+"""CLI sub-commands, grouped by the package they drive."""

@@ -1,0 +1,87 @@
+"""`distill ingest`, `distill problems`, `distill sql`: the store's commands."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from distill.commands.options import DbOption, FormatOption, db_path
+from distill.output import OutputFormat, console, errors, print_table
+from store import Store, StoreError
+from store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, ingest
+from store.queries import problem_counts, read_only_sql, reject_counts
+
+InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
+
+
+def ingest_command(
+    path: Annotated[Path, typer.Argument(help="A problem file, or a folder of them.")],
+    input_format: Annotated[InputFormat, typer.Option("--format", help="The file format.")],
+    source: Annotated[str | None, typer.Option(help="Source name (default: the format name).")] = None,
+    question_field: Annotated[str, typer.Option(help="jsonl/csv: the question column.")] = "question",
+    answer_field: Annotated[str, typer.Option(help="jsonl/csv: the answer column.")] = "answer",
+    id_field: Annotated[
+        str | None, typer.Option(help="jsonl/csv: the id column (default: 'id' if present, else the row number).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Store the valid records; record each invalid one as a reject.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Ingest problems into the store (idempotent; changes are recorded as updates)."""
+    mapping = FieldMapping(question=question_field, answer=answer_field, id=id_field)
+    try:
+        with Store(db_path(db)) as store:
+            report = ingest(store, path, input_format.value, source, mapping, skip_invalid)
+    except (IngestFailed, IngestError, StoreError, ValueError) as exc:
+        errors.print(f"[red]ingest failed:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(
+        f"ingest #{report.ingest_id} into [bold]{report.source}[/bold] from {len(report.files)} file(s): "
+        f"{report.inserted} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.rejects)} rejected; {report.placeholders} placeholders in these files; "
+        f"{report.duplicates} duplicates in the store",
+        highlight=False,
+    )
+    for change in report.updates:
+        console.print(f"  updated {change['problem_id']} {change['field']}: "
+                      f"{change['old_value']!r} -> {change['new_value']!r}", highlight=False)
+    for reject in report.rejects:
+        console.print(f"  [yellow]rejected[/yellow] {reject}", highlight=False)
+
+
+def problems_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
+    """Problem counts by source, year, section and status."""
+    try:
+        with Store(db_path(db), read_only=True) as store:
+            counts = problem_counts(store)
+            rejects = reject_counts(store)
+    except StoreError as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    print_table(counts.columns, counts.rows, output, title="Problems (usable = not a placeholder nor a duplicate)")
+    if rejects.rows and output is OutputFormat.table:
+        print_table(rejects.columns, rejects.rows, output, title="Rejected records (see table ingest_rejects)")
+
+
+def sql_command(
+    query: Annotated[str, typer.Argument(help="SELECT statement(s); writes are refused.")],
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Read-only SQL over the store."""
+    try:
+        table = read_only_sql(db_path(db), query)
+    except StoreError as exc:
+        errors.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    print_table(table.columns, table.rows, output)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest_command)
+    app.command("problems")(problems_command)
+    app.command("sql")(sql_command)

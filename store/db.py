@@ -1,0 +1,174 @@
+"""The DuckDB store: one connection per process, a cursor per thread, schema by numbered migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be opened or used as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    """The migrations shipped in `store/migrations`, in version order."""
+    found = []
+    for entry in resources.files("store.migrations").iterdir():
+        match = MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise StoreError(f"migrations must be numbered 0001, 0002, ... without gaps; found {versions}")
+    return found
+
+
+class Store:
+    """One DuckDB file. Writers migrate it on open; readers (`read_only=True`) never write."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}: ingest problems first (`distill ingest ...`)")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreError(
+                f"cannot open {self.path}: {exc}. DuckDB allows one writer process: "
+                "is another distill command using this store?"
+            ) from exc
+        self._local = threading.local()
+        if not read_only:
+            self._migrate()
+
+    # -- connections ---------------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections must not be shared across threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on this thread's cursor: committed on success, rolled back on any error."""
+        cur = self.cursor()
+        cur.begin()
+        try:
+            yield cur
+        except BaseException:
+            cur.rollback()
+            raise
+        cur.commit()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries -------------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts."""
+        result = self.cursor().execute(sql, params or [])
+        columns = [d[0] for d in result.description]
+        return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.cursor().execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def insert_rows(self, cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Bulk insert by columns (`INSERT ... SELECT unnest(?)`): fast, unlike row-wise executemany."""
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        types = self.column_types(table)
+        unknown = [c for c in columns if c not in types]
+        if unknown:
+            raise StoreError(f"table {table} has no column(s) {unknown}")
+        selects = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
+        values = [[row[c] for row in rows] for c in columns]
+        cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects}", values)
+        return len(rows)
+
+    def column_types(self, table: str) -> dict[str, str]:
+        cache = self.__dict__.setdefault("_column_types", {})
+        if table not in cache:
+            rows = self.cursor().execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+                [table],
+            ).fetchall()
+            if not rows:
+                raise StoreError(f"no table {table} in {self.path}")
+            cache[table] = dict(rows)
+        return cache[table]
+
+    # -- schema --------------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        )
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_migrations")) if exists else 0
+
+    def _migrate(self) -> None:
+        migrations = load_migrations()
+        cur = self.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,"
+            " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        applied = {v: (n, c) for v, n, c in cur.execute(
+            "SELECT version, name, checksum FROM schema_migrations").fetchall()}
+        newest = max(applied, default=0)
+        if newest > len(migrations):
+            raise StoreError(
+                f"{self.path} has schema version {newest}, newer than this distill knows "
+                f"({len(migrations)}): upgrade distill"
+            )
+        for migration in migrations:
+            if migration.version in applied:
+                name, checksum = applied[migration.version]
+                if checksum != migration.checksum:
+                    raise StoreError(
+                        f"migration {migration.version:04d}_{name} changed after it was applied to "
+                        f"{self.path}; migrations are append-only: add a new one instead"
+                    )
+                continue
+            with self.transaction() as tx:
+                tx.execute(migration.sql)
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                    [migration.version, migration.name, migration.checksum],
+                )
+        self.__dict__.pop("_column_types", None)

@@ -1,0 +1,12 @@
+"""Ingest of problem sets (O'Bryan JSON, MATH-500, generic JSONL/CSV) into the store."""
+
+from store.ingest.load import IngestFailed, IngestReport, ingest
+from store.ingest.readers import READERS, FieldMapping
+from store.ingest.records import IngestError, placeholder_reason, question_hash
+
+FORMATS = tuple(READERS)
+
+__all__ = [
+    "FORMATS", "FieldMapping", "IngestError", "IngestFailed", "IngestReport", "ingest",
+    "placeholder_reason", "question_hash",
+]
