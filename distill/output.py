@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-console = Console()
+# Piped output is not wrapped at 80 columns: tables stay one row per line in files and pagers.
+console = Console(width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True)
 
 

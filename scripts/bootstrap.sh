@@ -35,7 +35,8 @@ fi
 stamp=.venv/.distill-installed
 want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[dev]"
+    # (the grep drops pip's warnings about this machine's unused local index folders, nothing else)
+    .venv/bin/python -m pip install --quiet --upgrade pip 2> >(grep -v 'is neither a file nor a directory' >&2)
+    .venv/bin/python -m pip install --quiet -e ".[dev]" 2> >(grep -v 'is neither a file nor a directory' >&2)
     echo "$want" > "$stamp"
 fi

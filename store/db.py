@@ -41,8 +41,8 @@ def load_migrations() -> list[Migration]:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise StoreError(f"migrations must be numbered 0001, 0002, ... without gaps; found {versions}")
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"two migrations share a number: {versions}")
     return found
 
 
@@ -135,6 +135,7 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------------------
     def schema_version(self) -> int:
+        """The newest migration applied."""
         exists = self.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
         )
@@ -150,11 +151,11 @@ class Store:
         )
         applied = {v: (n, c) for v, n, c in cur.execute(
             "SELECT version, name, checksum FROM schema_migrations").fetchall()}
-        newest = max(applied, default=0)
-        if newest > len(migrations):
+        unknown = sorted(set(applied) - {m.version for m in migrations})
+        if unknown:
             raise StoreError(
-                f"{self.path} has schema version {newest}, newer than this distill knows "
-                f"({len(migrations)}): upgrade distill"
+                f"{self.path} has schema migration(s) {unknown} that this distill does not know "
+                "(written by a newer version?): upgrade distill"
             )
         for migration in migrations:
             if migration.version in applied:
