@@ -1,0 +1,393 @@
+"""The rule check: is a predicted final answer the gold answer? Our normalisation, then math-verify.
+
+Policy (what a demanding competition grader would accept), each decision tested in
+tests/agents/test_equivalence_table.py:
+- Ratios `6:7` compare part by part: `12:14` is INCORRECT (not in the gold's terms), `6/7` is UNDECIDED.
+- Ordered pairs/tuples and intervals keep order and brackets: `(1,2)` vs `(2,1)` or `[1,2]` is INCORRECT;
+  sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered.
+- A decimal gold (`3.33`, `13.10`, `0.1571`) accepts any value that rounds to it at its number of decimal places
+  (`10/3`, `(1+√5)/2`, `13.1`); within one unit of its last digit (truncation) is UNDECIDED. An exact gold
+  (`1/3`) accepts a decimal only if equal (`1/2` vs `0.5`); a rounded decimal (`0.333`) is UNDECIDED.
+- Percent: `50%` vs `50` is CORRECT (sign omitted), `50%` vs `0.5` UNDECIDED (depends on the question).
+- Text (`Thursday`, `Lose 18`) is CORRECT when equal ignoring case; different words are UNDECIDED, except
+  within a closed vocabulary (ALWAYS/SOMETIMES/NEVER, choice letters) where they are INCORRECT.
+- Units and degree marks are dropped (`15 feet` = `15`); two different units are UNDECIDED.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sympy
+from math_verify import LatexExtractionConfig, parse, verify
+from sympy import Basic, Float, I, MatrixBase, Rational
+from sympy.core.relational import Relational
+
+from agents.normalise import (
+    Normalised,
+    base_number,
+    canonical_words,
+    enclosing_brackets,
+    expand_plus_minus,
+    normalise,
+    ratio_parts,
+    split_top_level,
+    strip_assignment,
+    word_answer,
+)
+
+MAX_RAW_CHARS = 2000
+MAX_ANSWER_CHARS = 400
+MAX_DIGITS = 100_000  # a number with more decimal digits than this is not checked by rule
+MAX_UNORDERED_ITEMS = 7
+POWER_TOWER = re.compile(r"\^\s*(?:\w+|\{[^{}]*\})\s*\^")
+AMBIGUOUS_DIVISION = re.compile(r"/\s*(\d+)(?=[a-zA-Z(]|\\(?!frac|cdot|times)[a-zA-Z])")  # k/2w, 1/2\pi
+SLOW_NODES = (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
+VOCABULARIES = (
+    {"always", "sometimes", "never"},
+    {"inside", "outside", "on"},
+    {"yes", "no"},
+    {"true", "false"},
+    {"even", "odd"},
+    {"north", "south", "east", "west"},
+    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"},
+    {chr(c) for c in range(ord("a"), ord("z") + 1)},  # choice letters
+)
+
+
+class Verdict(StrEnum):
+    CORRECT = "correct"
+    INCORRECT = "incorrect"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """The rule's verdict on one answer, with the normalised forms it compared and why."""
+
+    verdict: Verdict
+    predicted: str | None
+    gold: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verdict: Verdict
+    reason: str
+
+
+class _TooHard(Exception):
+    """The expression is too large to evaluate safely (no timeouts exist off the main thread)."""
+
+
+def check_answer(predicted: str | None, gold: str) -> RuleCheck:
+    """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell."""
+    if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
+        return RuleCheck(Verdict.UNDECIDED, predicted, gold, f"answer longer than {MAX_RAW_CHARS} characters")
+    gold_norm = normalise(gold)
+    if predicted is None or not normalise(predicted).text:
+        return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")
+    pred_norm = normalise(predicted)
+    if max(len(gold_norm.text), len(pred_norm.text)) > MAX_ANSWER_CHARS:
+        outcome = _Outcome(Verdict.UNDECIDED, f"answer longer than {MAX_ANSWER_CHARS} characters")
+    elif POWER_TOWER.search(pred_norm.text) or POWER_TOWER.search(gold_norm.text):
+        outcome = _Outcome(Verdict.UNDECIDED, "ambiguous power tower a^b^c (write a^{b^c})")
+    else:
+        try:
+            outcome = _compare_answers(gold_norm, pred_norm)
+        except _TooHard as error:
+            outcome = _Outcome(Verdict.UNDECIDED, f"not evaluated by rule: {error}")
+        except (Exception, RecursionError) as error:  # the rule must never take the caller down
+            outcome = _Outcome(Verdict.UNDECIDED, f"rule check failed: {type(error).__name__}")
+    return RuleCheck(outcome.verdict, pred_norm.shown(), gold_norm.shown(), outcome.reason)
+
+
+def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
+    if gold.unit and pred.unit and gold.unit.rstrip("s") != pred.unit.rstrip("s"):
+        return _Outcome(Verdict.UNDECIDED, f"different units: {gold.unit} vs {pred.unit}")
+    return _compare(gold.text, pred.text, gold.percent, pred.percent)
+
+
+def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: bool = False) -> _Outcome:
+    gold, pred = strip_assignment(gold), strip_assignment(pred)
+    if (gold_base := base_number(gold)) is not None or base_number(pred) is not None:
+        return _compare_bases(gold, gold_base, pred)
+    if (gold_words := word_answer(gold)) is not None:
+        return _compare_words(gold_words, pred)
+    if (gold_parts := ratio_parts(gold)) is not None:
+        return _compare_ratios(gold_parts, pred)
+    if word_answer(pred) is not None:
+        if re.search(r"\d", pred):
+            return _Outcome(Verdict.UNDECIDED, "prediction is prose around a number")
+        return _Outcome(Verdict.INCORRECT, "prediction is prose, not mathematics")
+    return _compare_shapes(gold, pred, gold_percent, pred_percent)
+
+
+def _compare_words(gold_words: str, pred: str) -> _Outcome:
+    pred_words = word_answer(pred) or canonical_words(pred)
+    if pred_words == gold_words:
+        return _Outcome(Verdict.CORRECT, "same words (ignoring case)")
+    if any(gold_words in vocabulary and pred_words in vocabulary for vocabulary in VOCABULARIES):
+        return _Outcome(Verdict.INCORRECT, f"'{pred_words}' is another choice than '{gold_words}'")
+    return _Outcome(Verdict.UNDECIDED, "free-text answer worded differently")
+
+
+def _compare_bases(gold: str, gold_base: tuple[str, int] | None, pred: str) -> _Outcome:
+    """`2114_5` = `2114five` = `2114` (base left implicit); the same value in base ten is UNDECIDED."""
+    gold_digits, gold_radix = gold_base or (gold.upper(), None)
+    pred_digits, pred_radix = base_number(pred) or (pred.upper(), None)
+    if pred_digits == gold_digits and (gold_radix == pred_radix or None in (gold_radix, pred_radix)):
+        return _Outcome(Verdict.CORRECT, "same digits in the same base")
+    try:
+        same_value = int(gold_digits, gold_radix or 10) == int(pred_digits, pred_radix or 10)
+    except ValueError:
+        return _Outcome(Verdict.UNDECIDED, "not comparable as numerals in a base")
+    if same_value:
+        return _Outcome(Verdict.UNDECIDED, "same number written in another base")
+    return _Outcome(Verdict.INCORRECT, "different numeral")
+
+
+def _compare_ratios(gold_parts: list[str], pred: str) -> _Outcome:
+    pred_parts = ratio_parts(pred)
+    if pred_parts is None:
+        if len(gold_parts) == 2 and _compare(f"\\frac{{{gold_parts[0]}}}{{{gold_parts[1]}}}", pred).verdict == (
+            Verdict.CORRECT
+        ):
+            return _Outcome(Verdict.UNDECIDED, "ratio given as a single number")
+        return _Outcome(Verdict.INCORRECT, f"expected a ratio of {len(gold_parts)} parts")
+    if len(pred_parts) != len(gold_parts):
+        return _Outcome(Verdict.INCORRECT, f"ratio of {len(pred_parts)} parts, expected {len(gold_parts)}")
+    outcome = _compare_in_order(gold_parts, pred_parts, "ratio")
+    if outcome.verdict == Verdict.INCORRECT and _proportional(gold_parts, pred_parts):
+        return _Outcome(Verdict.INCORRECT, "equivalent ratio, but not in the gold's (lowest) terms")
+    return outcome
+
+
+def _proportional(gold_parts: list[str], pred_parts: list[str]) -> bool:
+    gold_values = [_numeric(_parse(part)[0]) for part in gold_parts]
+    pred_values = [_numeric(_parse(part)[0]) for part in pred_parts]
+    if any(value is None or value == 0 for value in gold_values + pred_values):
+        return False
+    scale = pred_values[0] / gold_values[0]
+    return all(_is_zero(p - scale * g, p) for g, p in zip(gold_values, pred_values, strict=True))
+
+
+def _shape(text: str) -> tuple[str, list[str], str]:
+    """(kind, items, brackets): kind is `tuple` (ordered), `set`, `list` (unordered) or `single`."""
+    brackets = enclosing_brackets(text)
+    if text == "\\emptyset" or (brackets and brackets[0] == "\\{"):
+        inner = brackets[1].strip() if brackets else ""
+        return "set", _expanded(split_top_level(inner, ",|;") if inner else []), "{}"
+    if brackets and len(items := split_top_level(brackets[1], ",")) >= 2:
+        return "tuple", items, brackets[0] + brackets[2]
+    if len(items := _expanded(split_top_level(text))) >= 2:
+        return "list", items, ""
+    return "single", [text], ""
+
+
+def _expanded(items: list[str]) -> list[str]:
+    return [variant for item in items for variant in expand_plus_minus(strip_assignment(item))]
+
+
+def _compare_shapes(gold: str, pred: str, gold_percent: bool, pred_percent: bool) -> _Outcome:
+    gold_kind, gold_items, gold_brackets = _shape(gold)
+    pred_kind, pred_items, pred_brackets = _shape(pred)
+    if gold_kind == "single":
+        return _compare_scalar(gold, pred, gold_percent, pred_percent)
+    if gold_kind == "tuple":
+        if pred_kind == "tuple" and pred_brackets != gold_brackets:
+            return _Outcome(Verdict.INCORRECT, f"brackets {pred_brackets} instead of {gold_brackets}")
+        if pred_kind not in ("tuple", "list") or len(pred_items) != len(gold_items):
+            return _Outcome(Verdict.INCORRECT, f"expected an ordered {len(gold_items)}-tuple in {gold_brackets}")
+        outcome = _compare_in_order(gold_items, pred_items, "tuple")
+        if pred_kind == "list" and outcome.verdict == Verdict.CORRECT:
+            return _Outcome(Verdict.UNDECIDED, f"right components in order, but without the brackets {gold_brackets}")
+        return outcome
+    if pred_kind == "single":
+        pred_items = _expanded([pred])
+    return _compare_unordered(gold_items, pred_items)
+
+
+def _compare_in_order(gold_items: list[str], pred_items: list[str], what: str) -> _Outcome:
+    outcomes = [_compare(g, p) for g, p in zip(gold_items, pred_items, strict=True)]
+    for index, outcome in enumerate(outcomes, start=1):
+        if outcome.verdict == Verdict.INCORRECT:
+            return _Outcome(Verdict.INCORRECT, f"{what} part {index} differs ({outcome.reason})")
+    for index, outcome in enumerate(outcomes, start=1):
+        if outcome.verdict == Verdict.UNDECIDED:
+            return _Outcome(Verdict.UNDECIDED, f"{what} part {index}: {outcome.reason}")
+    return _Outcome(Verdict.CORRECT, f"every {what} part equal, in order")
+
+
+def _compare_unordered(gold_items: list[str], pred_items: list[str]) -> _Outcome:
+    if len(gold_items) != len(pred_items):
+        return _Outcome(Verdict.INCORRECT, f"{len(pred_items)} answers, expected {len(gold_items)}")
+    if len(gold_items) > MAX_UNORDERED_ITEMS:
+        raise _TooHard(f"more than {MAX_UNORDERED_ITEMS} unordered items")
+    table = [[_compare(g, p).verdict for p in pred_items] for g in gold_items]
+    for accepted, verdict in (({Verdict.CORRECT}, Verdict.CORRECT), ({Verdict.CORRECT, Verdict.UNDECIDED}, None)):
+        for order in itertools.permutations(range(len(pred_items))):
+            if all(table[g][p] in accepted for g, p in enumerate(order)):
+                if verdict is Verdict.CORRECT:
+                    return _Outcome(Verdict.CORRECT, "same elements (order ignored)")
+                return _Outcome(Verdict.UNDECIDED, "elements match only up to undecided pairs")
+    return _Outcome(Verdict.INCORRECT, "elements differ")
+
+
+def _compare_scalar(gold: str, pred: str, gold_percent: bool, pred_percent: bool) -> _Outcome:
+    """Scalars; a plain-text `k/2w` is read both as k/(2w) and (k/2)w, and UNDECIDED if that matters."""
+    outcome = _compare_one_reading(gold, pred, gold_percent, pred_percent)
+    other_reading = AMBIGUOUS_DIVISION.sub(r"/\1\\cdot ", pred)
+    if other_reading != pred:
+        other = _compare_one_reading(gold, other_reading, gold_percent, pred_percent)
+        if other.verdict != outcome.verdict:
+            return _Outcome(Verdict.UNDECIDED, f"ambiguous division in '{pred}': {outcome.verdict} or {other.verdict}")
+    return outcome
+
+
+def _compare_one_reading(gold: str, pred: str, gold_percent: bool, pred_percent: bool) -> _Outcome:
+    gold_expr, gold_parsed = _parse(gold)
+    pred_expr, pred_parsed = _parse(pred)
+    if gold_expr is None:
+        if gold.replace(" ", "").lower() == pred.replace(" ", "").lower():
+            return _Outcome(Verdict.CORRECT, "same text (gold not parseable)")
+        return _Outcome(Verdict.UNDECIDED, "gold is not parseable as mathematics")
+    if pred_expr is None:
+        if re.search(r"\d", pred):
+            return _Outcome(Verdict.UNDECIDED, "prediction not parseable as mathematics")
+        return _Outcome(Verdict.INCORRECT, "prediction not parseable as mathematics")
+    _guard(gold_expr)
+    _guard(pred_expr)
+    outcome = _compare_parsed(gold, gold_expr, gold_parsed, pred, pred_expr, pred_parsed)
+    if gold_percent == pred_percent or outcome.verdict == Verdict.CORRECT:
+        return outcome if gold_percent == pred_percent else _Outcome(Verdict.CORRECT, "same number, % sign aside")
+    factor = Rational(1, 100) if gold_percent else Rational(100)
+    pred_value = _numeric(pred_expr)
+    if pred_value is not None:
+        scaled = _compare_parsed(gold, gold_expr, gold_parsed, None, pred_value / factor, [])
+        if scaled.verdict != Verdict.INCORRECT:
+            return _Outcome(Verdict.UNDECIDED, "percent vs fraction (e.g. 50% vs 0.5): depends on the question")
+    return outcome
+
+
+def _parse(text: str) -> tuple[Basic | MatrixBase | None, list]:
+    """math-verify's parse of one answer; no signal-based timeout, so it works in worker threads."""
+    parsed = parse(f"${text}$", extraction_config=[LatexExtractionConfig()], parsing_timeout=None)
+    exprs = [item for item in parsed if isinstance(item, (Basic, MatrixBase))]
+    return (exprs[0] if exprs else None), parsed
+
+
+def _compare_parsed(gold: str, gold_expr, gold_parsed: list, pred: str | None, pred_expr, pred_parsed: list):
+    gold_value, pred_value = _numeric(gold_expr), _numeric(pred_expr)
+    if gold_value is not None and pred_value is not None:
+        return _compare_numbers(gold, gold_value, gold_parsed, pred, pred_value, pred_parsed)
+    if verify(gold_parsed, pred_parsed, timeout_seconds=None):
+        return _Outcome(Verdict.CORRECT, "math-verify: equivalent")
+    if _equal_at_random_points(gold_expr, pred_expr):
+        return _Outcome(Verdict.CORRECT, "equal at random points")
+    return _Outcome(Verdict.INCORRECT, "not equivalent")
+
+
+def _compare_numbers(gold: str, gold_value, gold_parsed: list, pred: str | None, pred_value, pred_parsed: list):
+    difference = abs(sympy.N(gold_value - pred_value, 50))
+    gold_places = _decimal_places(gold)
+    if gold_places is not None:
+        half_unit = Rational(5, 10 ** (gold_places + 1))
+        if difference <= half_unit:
+            return _Outcome(Verdict.CORRECT, f"equal when rounded to the gold's {gold_places} decimal place(s)")
+        if difference < 2 * half_unit:
+            return _Outcome(Verdict.UNDECIDED, "within one unit of the gold's last digit (rounding vs truncation)")
+        return _Outcome(Verdict.INCORRECT, "different value")
+    if _is_zero(difference, gold_value):
+        return _Outcome(Verdict.CORRECT, "equal value")
+    if pred_value.has(Float):
+        pred_places = _decimal_places(pred) if pred else None
+        tolerance = Rational(5, 10 ** (pred_places + 1)) if pred_places is not None else 1e-6 * abs(gold_value)
+        if difference <= tolerance:
+            return _Outcome(Verdict.UNDECIDED, "decimal approximation of an exact answer")
+        return _Outcome(Verdict.INCORRECT, "different value")
+    if pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None):
+        return _Outcome(Verdict.CORRECT, "math-verify: equivalent")
+    return _Outcome(Verdict.INCORRECT, "different value")
+
+
+def _decimal_places(text: str) -> int | None:
+    match = re.fullmatch(r"[-+]?\d*\.(\d+)", text.strip())
+    return len(match.group(1)) if match else None
+
+
+def _numeric(expr) -> Basic | None:
+    """The expression as a finite (possibly complex) number, `i` read as the imaginary unit; else None."""
+    if expr is None or not isinstance(expr, sympy.Expr) or isinstance(expr, (sympy.Tuple, sympy.Set)):
+        return None
+    value = _imaginary_unit(expr).doit()
+    if value.free_symbols or not value.is_number or value.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        return None
+    return value
+
+
+def _is_zero(difference, scale) -> bool:
+    size = abs(sympy.N(difference, 50))
+    return bool(size <= Rational(1, 10**40) * max(1, abs(sympy.N(scale, 50))))
+
+
+def _equal_at_random_points(gold_expr, pred_expr) -> bool:
+    """Same free symbols and equal at three random points: catches what `simplify` misses."""
+    plain = (Relational, sympy.Set, sympy.Tuple, MatrixBase)
+    if not isinstance(gold_expr, sympy.Expr) or not isinstance(pred_expr, sympy.Expr):
+        return False
+    if isinstance(gold_expr, plain) or isinstance(pred_expr, plain):
+        return False
+    gold_expr, pred_expr = _imaginary_unit(gold_expr), _imaginary_unit(pred_expr)
+    symbols = gold_expr.free_symbols
+    if not symbols or symbols != pred_expr.free_symbols:
+        return False
+    rng = random.Random(0)
+    for _ in range(3):
+        point = {symbol: Rational(rng.randint(11, 97), rng.randint(7, 31)) for symbol in symbols}
+        difference = sympy.N((gold_expr - pred_expr).subs(point).doit(), 30)
+        scale = abs(sympy.N(gold_expr.subs(point), 30))
+        if not difference.is_number or abs(difference) > Rational(1, 10**20) * max(1, scale):
+            return False
+    return True
+
+
+def _imaginary_unit(expr: Basic) -> Basic:
+    return expr.subs({symbol: I for symbol in expr.free_symbols if getattr(symbol, "name", "") == "i"})
+
+
+def _guard(expr) -> None:
+    """Refuse what would not finish: power towers, huge factorials, sums and integrals to evaluate."""
+    nodes = expr if isinstance(expr, MatrixBase) else [expr]
+    for node in nodes:
+        if isinstance(node, Basic):
+            if node.has(*SLOW_NODES):
+                raise _TooHard("contains a sum, product, limit, derivative or integral")
+            if _log10_bound(node) > MAX_DIGITS:
+                raise _TooHard(f"a number with more than {MAX_DIGITS:,} digits")
+
+
+def _log10_bound(expr: Basic) -> float:
+    """A rough upper bound on log10 |expr| for numeric parts (symbols count as 1)."""
+    if isinstance(expr, sympy.Integer):
+        return max(math.log10(abs(int(expr))), 0.0) if expr != 0 else 0.0
+    if isinstance(expr, sympy.Rational):
+        return max(math.log10(abs(expr.p)), math.log10(expr.q), 0.0)
+    if isinstance(expr, Float):
+        return max(math.log10(abs(float(expr))), 0.0) if expr != 0 else 0.0
+    if isinstance(expr, sympy.Pow):
+        base, exponent = _log10_bound(expr.base), _log10_bound(expr.exp)
+        return math.inf if exponent > 7 else 10**exponent * max(base, 1.0)
+    if isinstance(expr, (sympy.factorial, sympy.gamma, sympy.factorial2, sympy.binomial, sympy.fibonacci)):
+        argument = max((_log10_bound(arg) for arg in expr.args), default=0.0)
+        return math.inf if argument > 5 else 10**argument * max(argument, 1.0)
+    bounds = [_log10_bound(arg) for arg in expr.args if isinstance(arg, Basic)]
+    if isinstance(expr, sympy.Mul):
+        return sum(bounds)
+    return max(bounds, default=0.0) + (1.0 if isinstance(expr, sympy.Add) else 0.0)

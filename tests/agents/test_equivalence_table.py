@@ -1,0 +1,267 @@
+"""The rule check, row by row: real O'Bryan / MATH-500 / DeepSeek-R1 answers and hand-made hard forms.
+
+Each row is (gold, predicted, expected verdict). Rows marked `# R1` are real teacher answers from
+obryan_r1_2011_2019.jsonl; golds without a mark are real O'Bryan or MATH-500 answers unless they are
+obviously made up to probe a decision (see the policy in agents/equivalence.py).
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from math_verify import parse
+
+from agents.equivalence import RuleCheck, Verdict, check_answer
+
+C, W, U = Verdict.CORRECT, Verdict.INCORRECT, Verdict.UNDECIDED  # correct, wrong, undecided
+
+TABLE = [
+    # ratios: compared part by part, in the gold's terms
+    ("6:7", "6:7", C),  # R1
+    ("6:7", "6 : 7", C),
+    ("6:7", "6 to 7", C),
+    ("6:7", "$6:7$", C),
+    ("6:7", "12:14", W),  # unreduced: a demanding grader wants lowest terms
+    ("6:7", "7:6", W),
+    ("6:7", "6/7", U),  # a ratio given as a fraction: depends on the question
+    ("15:13:12", "15:13:12", C),  # R1
+    ("15:13:12", "15:12:13", W),
+    ("15:13:12", "15:13", W),
+    ("2:5", "0.4", U),
+    # radicals, unicode and plain text
+    ("36√2", "36√2", C),  # R1
+    ("36√2", "36\\sqrt{2}", C),
+    ("36√2", "\\sqrt{2592}", C),
+    ("36√2", "36\\sqrt{3}", W),
+    ("10√59", "10 \\sqrt{59}", C),
+    ("¾b√a", "\\frac{3}{4}b\\sqrt{a}", C),
+    ("¾b√a", "\\frac{3b\\sqrt{a}}{4}", C),
+    ("¾b√a", "\\frac{3}{4}a\\sqrt{b}", W),
+    ("√53", "sqrt(53)", C),  # R1
+    ("26", "2√194", W),  # R1
+    ("1 + 2√2", "2\\sqrt2+1", C),
+    ("-6 + √6", "√6 − 6", C),
+    ("6 + 3√2 + 12√3", "6+12\\sqrt{3}+3\\sqrt{2}", C),
+    ("2√3", "\\sqrt{12}", C),
+    ("\\sqrt2", "√2", C),
+    ("i", "√(-1)", C),
+    ("i-1", "-1+i", C),
+    ("i-1", "1-i", W),
+    ("5π", "5\\pi", C),  # R1 form
+    ("4π", "12.566", U),  # a decimal for an exact answer
+    ("4π", "4", W),
+    ("-1429", "−1429", C),  # U+2212 minus
+    ("2x^2", "2x²", C),
+    ("8", "2³", C),
+    ("12", "3×4", C),
+    # thousands separators vs lists
+    ("13,680", "13680", C),
+    ("13,680", "13,680", C),
+    ("13,680", "13700", W),  # R1: rounded
+    ("1,004", "1004", C),
+    ("1,004", "1, 4", W),
+    ("$1,000", "1000", C),
+    ("1000", "$1,000", C),
+    ("1000", "1,000.00", C),
+    ("10,\\!080", "10080", C),
+    ("\\$32,\\!348", "32348", C),
+    ("209/14,400", "\\frac{209}{14400}", C),
+    ("1,-2", "-2, 1", C),  # MATH-500: a list of solutions, unordered
+    ("1,2", "12", W),
+    # decimals: a decimal gold accepts what rounds to it at its precision
+    ("13.10", "13.1", C),
+    ("13.10", "13.10", C),  # R1
+    ("2.580", "2.58", C),
+    ("35.5", "35.50", C),
+    ("$3.00", "3", C),
+    ("3", "$3.00", C),
+    ("3.33", "10/3", C),
+    ("1.618", "(1+√5)/2", C),
+    ("0.1571", "0.15714", C),
+    ("46.07", "\\frac{40\\sqrt{65}}{7}", C),
+    ("9.6", "48/5", C),
+    ("4.5", "9/2", C),  # R1
+    ("0.333", "1/3", C),
+    ("88.443", "88.4437", U),  # off by one in the last digit: truncated, or wrong
+    ("648.36", "648.18", W),  # R1
+    ("0.01796", "0.018", W),  # less precise than the gold
+    ("2/3", "0.6", W),
+    # an exact gold accepts a decimal only when equal
+    ("1/2", "0.5", C),
+    ("1/8", "0.125", C),
+    ("1/3", "0.333", U),
+    ("1/3", "0.3333333333", U),
+    ("2/3", "0.67", U),
+    # percentages
+    ("50%", "50", C),
+    ("50%", "50\\%", C),
+    ("50%", "50 percent", C),
+    ("50%", "0.5", U),
+    ("0.5", "50%", U),
+    ("12.5%", "1/8", U),
+    ("50%", "5", W),
+    # assignments, degrees, units, money
+    ("x=3", "3", C),
+    ("3", "x = 3", C),
+    ("x=5", "x=-5", W),
+    ("y = 2x + 3", "2x+3", C),
+    ("y = 2x + 3", "y=3+2x", C),
+    ("3060", "3060°", C),
+    ("90^\\circ", "90", C),
+    ("90^\\circ", "90 degrees", C),
+    ("90^\\circ", "\\frac{\\pi}{2}", W),
+    ("\\frac{270}7\\text{ degrees}", "270/7", C),
+    ("15", "15 feet", C),
+    ("15 feet", "15 inches", U),
+    ("864 \\mbox{ inches}^2", "864", C),
+    ("5.4 \\text{ cents}", "5.4", C),
+    ("\\$18.90", "18.9", C),
+    ("\\$36", "36 dollars", C),
+    # ordered pairs and triples: order and brackets matter
+    ("(8,23)", "(8,23)", C),  # R1
+    ("(-2,7)", "(-2, 7)", C),  # R1
+    ("(10, 9)", "(10,9)", C),  # R1
+    ("(1, -1)", "(-1, 1)", W),
+    ("(10, 9)", "(9, 10)", W),
+    ("(4, 3, 4)", "(4,4,3)", W),
+    ("(4, 3, 4)", "(4, 3)", W),
+    ("(9,5)", "(x, y) = (9, 5)", C),
+    ("(2,7)", "2, 7", U),  # right numbers, brackets missing
+    ("(2,7)", "[2,7]", W),
+    ("(3,2)", "\\{3,2\\}", W),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, π/2)", C),
+    # intervals and infinity
+    ("(2,\\infty)", "(2, ∞)", C),
+    ("(-\\infty, 0]", "(-∞, 0]", C),
+    ("(-\\infty, 0]", "(-∞, 0)", W),
+    ("(3,4]", "(3,4]", C),
+    ("(3,4]", "[3,4]", W),
+    ("\\left(\\frac{3}{5},\\frac{8}{3}\\right]", "(0.6, 8/3]", C),
+    ("(0,9) \\cup (9,36)", "(0,9)∪(9,36)", C),
+    ("x \\in [-2,7]", "[-2, 7]", C),
+    # sets and lists: order ignored, count matters
+    ("{2,3,7,8}", "{8,7,3,2}", C),
+    ("{2,3,7,8}", "2, 3, 7, 8", C),
+    ("{2,3,7,8}", "∅", W),  # R1
+    ("{2,3,7,8}", "{2,3,7}", W),
+    ("\\emptyset", "{}", C),
+    ("\\{1\\pm\\sqrt{5},-2\\}", "-2, 1+\\sqrt5, 1-\\sqrt5", C),
+    ("1 \\pm \\sqrt{19}", "1-\\sqrt{19}, 1+\\sqrt{19}", C),
+    ("1 \\pm \\sqrt{19}", "1+\\sqrt{19}", W),
+    ("1 and -1/3", "-1/3, 1", C),
+    ("1 and -1/3", "1 and 1/3", W),
+    ("3, 5, 7", "7, 5, 3", C),
+    # complex numbers
+    ("-15/17 - 9/17 i", "-\\frac{15+9i}{17}", C),
+    ("-15/17 - 9/17 i", "-15/17 + 9/17 i", W),
+    ("6 - 5i", "6-5i", C),
+    ("1+2i", "2i+1", C),
+    # fractions and LaTeX forms
+    ("7/12", "\\frac{7}{12}", C),
+    ("7/12", "\\dfrac{7}{12}", C),
+    ("40/3", "13\\frac{1}{3}", C),
+    ("-12/13", "-\\frac{12}{13}", C),
+    ("-12/13", "\\frac{12}{13}", W),
+    ("9/10", "11/10", W),  # R1
+    ("6", "30/7", W),  # R1
+    ("-16", "8", W),  # R1
+    ("10", "-10", W),  # R1
+    ("100.5", "12", W),  # R1
+    ("\\frac{3}{56}", "\\boxed{3/56}", C),
+    (
+        "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}",
+        "\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\\\ \\frac53 \\end{pmatrix}",
+        C,
+    ),
+    ("\\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix}", "\\begin{pmatrix} 1/5 \\\\ 18/5 \\end{pmatrix}", W),
+    # symbolic answers
+    ("k/(2w)", "k/(2w)", C),  # R1
+    ("k/(2w)", "\\frac{k}{2w}", C),
+    ("k/(2w)", "k/2w", U),  # k/(2w) or (k/2)w
+    ("1/(2π)", "1/2π", U),
+    ("mp/(m + pr)", "(mp)/(m+pr)", C),  # R1
+    ("2x + 5y", "2x+5y", C),  # R1
+    ("2x + 5y", "5x+2y", W),
+    ("e/(e-1)", "1/(1-e^{-1})", C),
+    ("x+3", "3+x", C),
+    ("p - q", "q - p", W),
+    ("\\cot x", "\\frac{\\cos x}{\\sin x}", C),
+    ("5x - 7y + 11z + 4 = 0", "-5x + 7y - 11z - 4 = 0", C),
+    ("\\log_2 16", "4", C),
+    ("4", "log₂ 625", W),
+    # text answers: equal ignoring case; otherwise only a closed vocabulary decides
+    ("Thursday", "Thursday", C),  # R1
+    ("Thursday", "thursday", C),
+    ("Thursday", "Friday", W),
+    ("Thursday", "4", U),
+    ("ALWAYS", "ALWAYS", C),  # R1
+    ("NEVER", "SOMETIMES", W),  # R1
+    ("NEVER", "**never**", C),
+    ("Lose 18", "lose 18", C),  # R1
+    ("Lose 18", "-18", U),
+    ("INSIDE", "inside", C),
+    ("INSIDE", "outside", W),
+    ("\\text{Evelyn}", "Evelyn", C),
+    ("\\text{Evelyn}", "Bob", U),
+    ("\\text{ellipse}", "an ellipse", C),
+    ("\\text{(C)}", "C", C),
+    ("D", "C", W),
+    ("F", "F", C),  # R1
+    ("37.5", "Please provide the problem.", W),  # R1
+    # numerals in a base
+    ("2114five", "2114_5", C),  # R1
+    ("2114five", "2114", C),
+    ("2114five", "284", U),  # the same number in base ten
+    ("2114five", "2114_6", W),
+    ("52_8", "52_9", W),  # math-verify alone drops the subscript and calls these equal
+    ("4210_{5}", "4210_5", C),
+    # no answer, and input the rule refuses to evaluate
+    ("5", "", W),
+    ("5", "   ", W),
+    ("5", None, W),
+    ("2", "2^{2^{2^{5}}}", U),
+    ("2", "1000000!", U),
+    ("2", "9^9^9", U),
+    ("1/2", "\\int_0^1 x\\,dx", U),
+    ("2", "1+" * 300 + "1", U),
+]
+
+
+@pytest.mark.parametrize("gold, predicted, expected", TABLE)
+def test_rule_check(gold: str, predicted: str | None, expected: Verdict):
+    check = check_answer(predicted, gold)
+    assert check.verdict == expected, f"{gold!r} vs {predicted!r}: {check.verdict} ({check.reason})"
+
+
+def test_table_is_long_and_covers_every_verdict():
+    assert len(TABLE) >= 80
+    assert {row[2] for row in TABLE} == {C, W, U}
+
+
+def test_result_names_the_normalised_forms_and_a_reason():
+    check = check_answer("$1,000", "36√2")
+    assert isinstance(check, RuleCheck)
+    assert (check.verdict, check.predicted, check.gold) == (W, "1000", "36\\sqrt{2}")
+    assert check.reason == "different value"
+    assert check_answer(None, "5") == RuleCheck(W, None, "5", "no answer")
+
+
+def test_unreduced_ratio_reason_says_why():
+    assert "lowest" in check_answer("12:14", "6:7").reason
+
+
+def test_verdict_is_a_string_enum():
+    assert Verdict("undecided") is U and f"{C}" == "correct"
+
+
+def test_worker_threads_give_the_main_thread_verdicts():
+    """math-verify's default signal timeouts fail off the main thread; check_answer must not."""
+    in_main = [check_answer(predicted, gold) for gold, predicted, _ in TABLE]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        in_threads = list(pool.map(lambda row: check_answer(row[1], row[0]), TABLE * 3))
+    assert in_threads == in_main * 3
+
+
+def test_math_verify_defaults_do_fail_in_a_worker_thread():
+    """Why every call passes parsing_timeout=None / timeout_seconds=None (the reason the test above exists)."""
+    with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError, match="thread"):
+        pool.submit(parse, "$\\frac{1}{2}$").result()
