@@ -1,0 +1,151 @@
+"""Find the final answer in a model's text: `\\boxed{}`, an `Answer:` line, or a closing `= 42.`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from agents.normalise import matching_close
+
+Method = Literal["boxed", "answer_line", "final_expression", "none"]
+BOX_COMMANDS = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_LINE = re.compile(
+    r"^[ \t>#*_-]*(?:final\s+answer|answer)\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?[ \t]*(?P<answer>\S.*?)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+ANSWER_IS = re.compile(
+    r"\b(?:the\s+)?(?:final\s+)?answer\s+is\s*[:：]?\s*(?P<answer>\$[^$]+\$|.+?)(?=\.\s|\.?\s*$|\n|;|,\s+(?:so|and|which)\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A closing "= 42." / "is 3/4." / "equals \frac{1}{2}." on the text's last sentence.
+FINAL_EXPRESSION = re.compile(r"(?:=|\bis|\bequals)\s*(?P<answer>\$[^$]+\$|[-+(]?[\d\\√π(][^=]{0,40}?)\s*\.\s*$")
+MAX_ANSWER_LINE_CHARS = 100
+FILLER = re.compile(r"^(?:(?:simply|just|exactly|indeed|then|therefore|thus|clearly|now)\s+)+", re.IGNORECASE)
+DISPLAY_MATH = re.compile(r"(?:\\\[(?P<bracket>.+?)\\\]|\$\$(?P<dollars>.+?)\$\$)\s*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ExtractedAnswer:
+    """The answer text found (cleaned of `$`, `\\text{}` and trailing periods) and how it was found."""
+
+    text: str | None
+    method: Method
+
+
+def split_think(text: str) -> tuple[str | None, str]:
+    """(reasoning, content) for `<think>...</think>` output; an unterminated `<think>` is all reasoning."""
+    open_at, close_at = text.find(THINK_OPEN), text.find(THINK_CLOSE)
+    if open_at < 0 and close_at < 0:
+        return None, text.strip()
+    if close_at < 0:  # cut off while thinking
+        return text[open_at + len(THINK_OPEN) :].strip(), text[:open_at].strip()
+    if open_at < 0 or open_at > close_at:  # the template put <think> in the prompt
+        return text[:close_at].strip(), text[close_at + len(THINK_CLOSE) :].strip()
+    reasoning = text[open_at + len(THINK_OPEN) : close_at].strip()
+    content = (text[:open_at] + text[close_at + len(THINK_CLOSE) :]).strip()
+    return reasoning, content
+
+
+def extract_answer(text: str | None) -> ExtractedAnswer:
+    """The final answer of `text`; with a `<think>` block, the content first, then the reasoning."""
+    if not text or not text.strip():
+        return ExtractedAnswer(None, "none")
+    reasoning, content = split_think(text)
+    found = _extract(content)
+    if found.text is None and reasoning:
+        found = _extract(reasoning)
+    return found
+
+
+def _extract(text: str) -> ExtractedAnswer:
+    for method, finder in (("boxed", _last_boxed), ("answer_line", _answer_line), ("final_expression", _final)):
+        answer = clean_answer(finder(text))
+        if answer:
+            return ExtractedAnswer(answer, method)
+    return ExtractedAnswer(None, "none")
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last complete `\\boxed{...}` / `\\fbox{...}` (nested braces allowed), or `\\boxed 5`."""
+    for match in reversed(list(BOX_COMMANDS.finditer(text))):
+        rest = match.end()
+        while rest < len(text) and text[rest] == " ":
+            rest += 1
+        if rest < len(text) and text[rest] == "{":
+            close = _closing_brace(text, rest)
+            if close is not None and text[rest + 1 : close].strip():
+                return text[rest + 1 : close]
+        elif rest > match.end():
+            token = re.match(r"[^\s$]+", text[rest:])
+            if token:
+                return token.group()
+    return None
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """Matching `}` for the `{` at `start`, counting braces only (`\\{`, `\\}` count too)."""
+    depth = 0
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
+def _answer_line(text: str) -> str | None:
+    """The last `Answer: ...` line or "the answer is ..." phrase (whichever comes later)."""
+    candidates = [(m.start("answer"), m["answer"]) for m in ANSWER_LINE.finditer(text)]
+    candidates += [(m.start("answer"), FILLER.sub("", m["answer"])) for m in ANSWER_IS.finditer(text)]
+    candidates = [(start, answer) for start, answer in candidates if _answer_like(answer)]
+    if not candidates:
+        return None
+    answer = max(candidates)[1]
+    math = re.findall(r"\$([^$]+)\$", answer)
+    return math[-1] if math else answer
+
+
+def _answer_like(answer: str) -> bool:
+    """Short, and not a sentence: "the answer is likely a decimal" names no answer."""
+    if len(answer) > MAX_ANSWER_LINE_CHARS:
+        return False
+    prose = re.sub(r"\$[^$]*\$|\\[a-zA-Z]+", " ", answer)
+    return len(re.findall(r"[A-Za-z]{2,}", prose)) <= 1
+
+
+def _final(text: str) -> str | None:
+    """Conservative: the last sentence must end in `= expression.` (or the text in display maths with `=`)."""
+    text = text.rstrip()
+    display = DISPLAY_MATH.search(text)
+    if display:
+        body = (display["bracket"] or display["dollars"]).strip()
+        if "=" in body and "\\approx" not in body:
+            return body.rsplit("=", 1)[1]
+        return None
+    last_line = text.splitlines()[-1] if text else ""
+    last_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", last_line)[-1]
+    match = FINAL_EXPRESSION.search(last_sentence)
+    if not match or not re.search(r"\d|\\pi|π|√", match["answer"]):
+        return None
+    return match["answer"]
+
+
+def clean_answer(answer: str | None) -> str | None:
+    """Strip `$`, `\\(..\\)`, bold, a whole `\\text{}`, trailing periods; None when nothing is left."""
+    if answer is None:
+        return None
+    while True:
+        before = answer
+        answer = answer.strip().rstrip(".").strip()
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**")):
+            if len(answer) > len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
+                answer = answer[len(left) : -len(right)]
+        for command in ("\\text", "\\textbf", "\\mathrm", "\\mbox"):
+            if answer.startswith(command + "{") and matching_close(answer, len(command)) == len(answer) - 1:
+                answer = answer[len(command) + 1 : -1]
+        if answer == before:
+            return answer or None
