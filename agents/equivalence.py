@@ -30,13 +30,13 @@ from sympy.core.relational import Relational
 
 from agents.normalise import (
     Normalised,
+    answer_shape,
     base_number,
     canonical_words,
-    enclosing_brackets,
-    expand_plus_minus,
+    choice_letters,
+    expand_items,
     normalise,
     ratio_parts,
-    split_top_level,
     strip_assignment,
     word_answer,
 )
@@ -45,6 +45,7 @@ MAX_RAW_CHARS = 2000
 MAX_ANSWER_CHARS = 400
 MAX_DIGITS = 100_000  # a number with more decimal digits than this is not checked by rule
 MAX_UNORDERED_ITEMS = 7
+NUMERAL = re.compile(r"\d[0-9A-Za-z]*")  # digits of a numeral in some base, e.g. 2114 or 1A3
 POWER_TOWER = re.compile(r"\^\s*(?:\w+|\{[^{}]*\})\s*\^")
 AMBIGUOUS_DIVISION = re.compile(r"/\s*(\d+)(?=[a-zA-Z(]|\\(?!frac|cdot|times)[a-zA-Z])")  # k/2w, 1/2\pi
 SLOW_NODES = (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
@@ -56,7 +57,6 @@ VOCABULARIES = (
     {"even", "odd"},
     {"north", "south", "east", "west"},
     {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"},
-    {chr(c) for c in range(ord("a"), ord("z") + 1)},  # choice letters
 )
 
 
@@ -116,8 +116,11 @@ def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
 
 def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: bool = False) -> _Outcome:
     gold, pred = strip_assignment(gold), strip_assignment(pred)
-    if (gold_base := base_number(gold)) is not None or base_number(pred) is not None:
+    gold_base, pred_base = base_number(gold), base_number(pred)
+    if gold_base is not None or (pred_base is not None and NUMERAL.fullmatch(gold)):
         return _compare_bases(gold, gold_base, pred)
+    if pred_base is not None:  # `2114five` against a gold that is no numeral: compare its value
+        pred = _base_ten(*pred_base) or pred
     if (gold_words := word_answer(gold)) is not None:
         return _compare_words(gold_words, pred)
     if (gold_parts := ratio_parts(gold)) is not None:
@@ -133,24 +136,46 @@ def _compare_words(gold_words: str, pred: str) -> _Outcome:
     pred_words = word_answer(pred) or canonical_words(pred)
     if pred_words == gold_words:
         return _Outcome(Verdict.CORRECT, "same words (ignoring case)")
+    if len(gold_words) == 1:
+        return _compare_choices(gold_words, pred)
     if any(gold_words in vocabulary and pred_words in vocabulary for vocabulary in VOCABULARIES):
         return _Outcome(Verdict.INCORRECT, f"'{pred_words}' is another choice than '{gold_words}'")
     return _Outcome(Verdict.UNDECIDED, "free-text answer worded differently")
 
 
+def _compare_choices(gold_letter: str, pred: str) -> _Outcome:
+    """A choice-letter gold (`C`): other letters (`B`, `(B)`, `C, D`) or a number are wrong; prose is undecided."""
+    letters = choice_letters(pred)
+    if letters is not None:
+        return _Outcome(Verdict.INCORRECT, f"chose {', '.join(letters)}")
+    if _numeric(_parse(pred)[0]) is not None:
+        return _Outcome(Verdict.INCORRECT, "a number where a choice letter was expected")
+    return _Outcome(Verdict.UNDECIDED, "free-text answer to a choice question")
+
+
 def _compare_bases(gold: str, gold_base: tuple[str, int] | None, pred: str) -> _Outcome:
     """`2114_5` = `2114five` = `2114` (base left implicit); the same value in base ten is UNDECIDED."""
     gold_digits, gold_radix = gold_base or (gold.upper(), None)
-    pred_digits, pred_radix = base_number(pred) or (pred.upper(), None)
+    pred_base = base_number(pred)
+    if pred_base is None and not NUMERAL.fullmatch(pred):
+        return _Outcome(Verdict.INCORRECT, "not a numeral")
+    pred_digits, pred_radix = pred_base or (pred.upper(), None)
     if pred_digits == gold_digits and (gold_radix == pred_radix or None in (gold_radix, pred_radix)):
         return _Outcome(Verdict.CORRECT, "same digits in the same base")
     try:
         same_value = int(gold_digits, gold_radix or 10) == int(pred_digits, pred_radix or 10)
     except ValueError:
-        return _Outcome(Verdict.UNDECIDED, "not comparable as numerals in a base")
+        return _Outcome(Verdict.INCORRECT, f"not a valid numeral in base {pred_radix or gold_radix or 10}")
     if same_value:
         return _Outcome(Verdict.UNDECIDED, "same number written in another base")
     return _Outcome(Verdict.INCORRECT, "different numeral")
+
+
+def _base_ten(digits: str, base: int) -> str | None:
+    try:
+        return str(int(digits, base))
+    except ValueError:
+        return None
 
 
 def _compare_ratios(gold_parts: list[str], pred: str) -> _Outcome:
@@ -178,26 +203,9 @@ def _proportional(gold_parts: list[str], pred_parts: list[str]) -> bool:
     return all(_is_zero(p - scale * g, p) for g, p in zip(gold_values, pred_values, strict=True))
 
 
-def _shape(text: str) -> tuple[str, list[str], str]:
-    """(kind, items, brackets): kind is `tuple` (ordered), `set`, `list` (unordered) or `single`."""
-    brackets = enclosing_brackets(text)
-    if text == "\\emptyset" or (brackets and brackets[0] == "\\{"):
-        inner = brackets[1].strip() if brackets else ""
-        return "set", _expanded(split_top_level(inner, ",|;") if inner else []), "{}"
-    if brackets and len(items := split_top_level(brackets[1], ",")) >= 2:
-        return "tuple", items, brackets[0] + brackets[2]
-    if len(items := _expanded(split_top_level(text))) >= 2:
-        return "list", items, ""
-    return "single", [text], ""
-
-
-def _expanded(items: list[str]) -> list[str]:
-    return [variant for item in items for variant in expand_plus_minus(strip_assignment(item))]
-
-
 def _compare_shapes(gold: str, pred: str, gold_percent: bool, pred_percent: bool) -> _Outcome:
-    gold_kind, gold_items, gold_brackets = _shape(gold)
-    pred_kind, pred_items, pred_brackets = _shape(pred)
+    gold_kind, gold_items, gold_brackets = answer_shape(gold)
+    pred_kind, pred_items, pred_brackets = answer_shape(pred)
     if gold_kind == "single":
         return _compare_scalar(gold, pred, gold_percent, pred_percent)
     if gold_kind == "tuple":
@@ -210,7 +218,7 @@ def _compare_shapes(gold: str, pred: str, gold_percent: bool, pred_percent: bool
             return _Outcome(Verdict.UNDECIDED, f"right components in order, but without the brackets {gold_brackets}")
         return outcome
     if pred_kind == "single":
-        pred_items = _expanded([pred])
+        pred_items = expand_items([pred])
     return _compare_unordered(gold_items, pred_items)
 
 

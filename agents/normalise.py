@@ -291,3 +291,30 @@ def canonical_words(text: str) -> str:
     text = re.sub(r"[*\"'`$]", "", text.lower())
     text = re.sub(r"^(?:the|an|a)\s+", "", _squash(text))
     return text.strip(" .,;:!")
+
+
+def answer_shape(text: str) -> tuple[str, list[str], str]:
+    """(kind, items, brackets): kind is `tuple` (ordered), `set`, `list` (unordered) or `single`."""
+    brackets = enclosing_brackets(text)
+    if text == "\\emptyset" or (brackets and brackets[0] == "\\{"):
+        inner = brackets[1].strip() if brackets else ""
+        return "set", expand_items(split_top_level(inner, ",|;") if inner else []), "{}"
+    if brackets and len(items := split_top_level(brackets[1], ",")) >= 2:
+        return "tuple", items, brackets[0] + brackets[2]
+    if len(items := expand_items(split_top_level(text))) >= 2:
+        return "list", items, ""
+    return "single", [text], ""
+
+
+def expand_items(items: list[str]) -> list[str]:
+    """Drop `x =` from each item and split `a \\pm b` into two."""
+    return [variant for item in items for variant in expand_plus_minus(strip_assignment(item))]
+
+
+def choice_letters(text: str) -> list[str] | None:
+    """[`B`, `D`] for `B and D`, `(B), (D)`, `\\text{(B)}`; None when the text is not only choice letters."""
+    plain = re.sub(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}", r"\1", text)
+    letter = r"\(?\s*[A-Za-z]\s*\)?"
+    if not re.fullmatch(rf"\s*{letter}(?:(?:\s*[,&;]\s*|\s+and\s+|\s+){letter})*\s*", plain):
+        return None
+    return [found.upper() for found in re.findall(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])", plain)]

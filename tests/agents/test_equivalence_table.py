@@ -205,6 +205,11 @@ TABLE = [
     ("\\text{ellipse}", "an ellipse", C),
     ("\\text{(C)}", "C", C),
     ("D", "C", W),
+    ("D", "(D)", C),
+    ("D", "D, E", W),  # a select-all-that-apply question: one letter too many
+    ("D", "B and D", W),
+    ("D", "35", W),
+    ("C", "the region below a line", U),
     ("F", "F", C),  # R1
     ("37.5", "Please provide the problem.", W),  # R1
     # numerals in a base
@@ -214,6 +219,9 @@ TABLE = [
     ("2114five", "2114_6", W),
     ("52_8", "52_9", W),  # math-verify alone drops the subscript and calls these equal
     ("4210_{5}", "4210_5", C),
+    ("2516_8", "169/12", W),
+    ("2114five", "2119_5", W),  # 9 is no base-5 digit
+    ("3/2", "2114five", W),
     # no answer, and input the rule refuses to evaluate
     ("5", "", W),
     ("5", "   ", W),
