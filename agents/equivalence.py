@@ -2,16 +2,22 @@
 
 Policy (what a demanding competition grader would accept), each decision tested in
 tests/agents/test_equivalence_table.py:
-- Ratios `6:7` compare part by part: `12:14` is INCORRECT (not in the gold's terms), `6/7` is UNDECIDED.
+- Ratios `6:7` compare part by part: `12:14` is INCORRECT (not in lowest terms), `6/7` is UNDECIDED.
 - Ordered pairs/tuples and intervals keep order and brackets: `(1,2)` vs `(2,1)` or `[1,2]` is INCORRECT;
-  sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered.
+  sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered. An interval answered
+  with inequalities (`2 < x < 5`) is UNDECIDED.
 - A decimal gold (`3.33`, `13.10`, `0.1571`) accepts any value that rounds to it at its number of decimal places
   (`10/3`, `(1+√5)/2`, `13.1`); within one unit of its last digit (truncation) is UNDECIDED. An exact gold
   (`1/3`) accepts a decimal only if equal (`1/2` vs `0.5`); a rounded decimal (`0.333`) is UNDECIDED.
 - Percent: `50%` vs `50` is CORRECT (sign omitted), `50%` vs `0.5` UNDECIDED (depends on the question).
 - Text (`Thursday`, `Lose 18`) is CORRECT when equal ignoring case; different words are UNDECIDED, except
-  within a closed vocabulary (ALWAYS/SOMETIMES/NEVER, choice letters) where they are INCORRECT.
+  within a closed vocabulary (ALWAYS/SOMETIMES/NEVER, days) where they are INCORRECT. A choice-letter gold
+  (`D`) makes other letters, letter lists and numbers INCORRECT.
+- Numerals in a base: `2114five` = `2114_5` = `2114`; the same value in base ten is UNDECIDED.
 - Units and degree marks are dropped (`15 feet` = `15`); two different units are UNDECIDED.
+- Plain-text `k/2w` is read both ways (k/(2w), (k/2)w): UNDECIDED when the readings disagree.
+- No timeouts exist off the main thread, so what could run away (power towers, huge factorials, sums,
+  integrals, answers over 400 characters) is UNDECIDED without being evaluated.
 """
 
 from __future__ import annotations
@@ -34,9 +40,12 @@ from agents.normalise import (
     base_number,
     canonical_words,
     choice_letters,
+    decimal_places,
     expand_items,
+    is_numeral,
     normalise,
     ratio_parts,
+    same_vocabulary,
     strip_assignment,
     word_answer,
 )
@@ -45,21 +54,10 @@ MAX_RAW_CHARS = 2000
 MAX_ANSWER_CHARS = 400
 MAX_DIGITS = 100_000  # a number with more decimal digits than this is not checked by rule
 MAX_UNORDERED_ITEMS = 7
-NUMERAL = re.compile(r"\d[0-9A-Za-z]*")  # digits of a numeral in some base, e.g. 2114 or 1A3
+INEQUALITY = re.compile(r"<|>|\\le(?:q)?(?![a-z])|\\ge(?:q)?(?![a-z])")
 POWER_TOWER = re.compile(r"\^\s*(?:\w+|\{[^{}]*\})\s*\^")
 AMBIGUOUS_DIVISION = re.compile(r"/\s*(\d+)(?=[a-zA-Z(]|\\(?!frac|cdot|times)[a-zA-Z])")  # k/2w, 1/2\pi
 SLOW_NODES = (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
-VOCABULARIES = (
-    {"always", "sometimes", "never"},
-    {"inside", "outside", "on"},
-    {"yes", "no"},
-    {"true", "false"},
-    {"even", "odd"},
-    {"north", "south", "east", "west"},
-    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"},
-)
-
-
 class Verdict(StrEnum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
@@ -90,10 +88,9 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
     """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell."""
     if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
         return RuleCheck(Verdict.UNDECIDED, predicted, gold, f"answer longer than {MAX_RAW_CHARS} characters")
-    gold_norm = normalise(gold)
-    if predicted is None or not normalise(predicted).text:
+    gold_norm, pred_norm = normalise(gold), normalise(predicted or "")
+    if not pred_norm.text:
         return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")
-    pred_norm = normalise(predicted)
     if max(len(gold_norm.text), len(pred_norm.text)) > MAX_ANSWER_CHARS:
         outcome = _Outcome(Verdict.UNDECIDED, f"answer longer than {MAX_ANSWER_CHARS} characters")
     elif POWER_TOWER.search(pred_norm.text) or POWER_TOWER.search(gold_norm.text):
@@ -117,7 +114,7 @@ def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
 def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: bool = False) -> _Outcome:
     gold, pred = strip_assignment(gold), strip_assignment(pred)
     gold_base, pred_base = base_number(gold), base_number(pred)
-    if gold_base is not None or (pred_base is not None and NUMERAL.fullmatch(gold)):
+    if gold_base is not None or (pred_base is not None and is_numeral(gold)):
         return _compare_bases(gold, gold_base, pred)
     if pred_base is not None:  # `2114five` against a gold that is no numeral: compare its value
         pred = _base_ten(*pred_base) or pred
@@ -125,6 +122,10 @@ def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: boo
         return _compare_words(gold_words, pred)
     if (gold_parts := ratio_parts(gold)) is not None:
         return _compare_ratios(gold_parts, pred)
+    if (pred_parts := ratio_parts(pred)) is not None:
+        if len(pred_parts) == 2 and _compare(gold, _as_fraction(pred_parts)).verdict == Verdict.CORRECT:
+            return _Outcome(Verdict.UNDECIDED, "a ratio where a number was expected")
+        return _Outcome(Verdict.INCORRECT, "a ratio where a number was expected")
     if word_answer(pred) is not None:
         if re.search(r"\d", pred):
             return _Outcome(Verdict.UNDECIDED, "prediction is prose around a number")
@@ -138,7 +139,7 @@ def _compare_words(gold_words: str, pred: str) -> _Outcome:
         return _Outcome(Verdict.CORRECT, "same words (ignoring case)")
     if len(gold_words) == 1:
         return _compare_choices(gold_words, pred)
-    if any(gold_words in vocabulary and pred_words in vocabulary for vocabulary in VOCABULARIES):
+    if same_vocabulary(gold_words, pred_words):
         return _Outcome(Verdict.INCORRECT, f"'{pred_words}' is another choice than '{gold_words}'")
     return _Outcome(Verdict.UNDECIDED, "free-text answer worded differently")
 
@@ -157,7 +158,7 @@ def _compare_bases(gold: str, gold_base: tuple[str, int] | None, pred: str) -> _
     """`2114_5` = `2114five` = `2114` (base left implicit); the same value in base ten is UNDECIDED."""
     gold_digits, gold_radix = gold_base or (gold.upper(), None)
     pred_base = base_number(pred)
-    if pred_base is None and not NUMERAL.fullmatch(pred):
+    if pred_base is None and not is_numeral(pred):
         return _Outcome(Verdict.INCORRECT, "not a numeral")
     pred_digits, pred_radix = pred_base or (pred.upper(), None)
     if pred_digits == gold_digits and (gold_radix == pred_radix or None in (gold_radix, pred_radix)):
@@ -181,9 +182,7 @@ def _base_ten(digits: str, base: int) -> str | None:
 def _compare_ratios(gold_parts: list[str], pred: str) -> _Outcome:
     pred_parts = ratio_parts(pred)
     if pred_parts is None:
-        if len(gold_parts) == 2 and _compare(f"\\frac{{{gold_parts[0]}}}{{{gold_parts[1]}}}", pred).verdict == (
-            Verdict.CORRECT
-        ):
+        if len(gold_parts) == 2 and _compare(_as_fraction(gold_parts), pred).verdict == Verdict.CORRECT:
             return _Outcome(Verdict.UNDECIDED, "ratio given as a single number")
         return _Outcome(Verdict.INCORRECT, f"expected a ratio of {len(gold_parts)} parts")
     if len(pred_parts) != len(gold_parts):
@@ -192,6 +191,10 @@ def _compare_ratios(gold_parts: list[str], pred: str) -> _Outcome:
     if outcome.verdict == Verdict.INCORRECT and _proportional(gold_parts, pred_parts):
         return _Outcome(Verdict.INCORRECT, "equivalent ratio, but not in the gold's (lowest) terms")
     return outcome
+
+
+def _as_fraction(parts: list[str]) -> str:
+    return f"\\frac{{{parts[0]}}}{{{parts[1]}}}"
 
 
 def _proportional(gold_parts: list[str], pred_parts: list[str]) -> bool:
@@ -211,6 +214,8 @@ def _compare_shapes(gold: str, pred: str, gold_percent: bool, pred_percent: bool
     if gold_kind == "tuple":
         if pred_kind == "tuple" and pred_brackets != gold_brackets:
             return _Outcome(Verdict.INCORRECT, f"brackets {pred_brackets} instead of {gold_brackets}")
+        if pred_kind == "single" and INEQUALITY.search(pred):
+            return _set_in_other_notation(gold, pred)
         if pred_kind not in ("tuple", "list") or len(pred_items) != len(gold_items):
             return _Outcome(Verdict.INCORRECT, f"expected an ordered {len(gold_items)}-tuple in {gold_brackets}")
         outcome = _compare_in_order(gold_items, pred_items, "tuple")
@@ -224,12 +229,10 @@ def _compare_shapes(gold: str, pred: str, gold_percent: bool, pred_percent: bool
 
 def _compare_in_order(gold_items: list[str], pred_items: list[str], what: str) -> _Outcome:
     outcomes = [_compare(g, p) for g, p in zip(gold_items, pred_items, strict=True)]
-    for index, outcome in enumerate(outcomes, start=1):
-        if outcome.verdict == Verdict.INCORRECT:
-            return _Outcome(Verdict.INCORRECT, f"{what} part {index} differs ({outcome.reason})")
-    for index, outcome in enumerate(outcomes, start=1):
-        if outcome.verdict == Verdict.UNDECIDED:
-            return _Outcome(Verdict.UNDECIDED, f"{what} part {index}: {outcome.reason}")
+    for verdict in (Verdict.INCORRECT, Verdict.UNDECIDED):
+        for index, outcome in enumerate(outcomes, start=1):
+            if outcome.verdict == verdict:
+                return _Outcome(verdict, f"{what} part {index}: {outcome.reason}")
     return _Outcome(Verdict.CORRECT, f"every {what} part equal, in order")
 
 
@@ -270,8 +273,7 @@ def _compare_one_reading(gold: str, pred: str, gold_percent: bool, pred_percent:
         if re.search(r"\d", pred):
             return _Outcome(Verdict.UNDECIDED, "prediction not parseable as mathematics")
         return _Outcome(Verdict.INCORRECT, "prediction not parseable as mathematics")
-    _guard(gold_expr)
-    _guard(pred_expr)
+    _guard(gold_expr, pred_expr)
     outcome = _compare_parsed(gold, gold_expr, gold_parsed, pred, pred_expr, pred_parsed)
     if gold_percent == pred_percent or outcome.verdict == Verdict.CORRECT:
         return outcome if gold_percent == pred_percent else _Outcome(Verdict.CORRECT, "same number, % sign aside")
@@ -299,12 +301,25 @@ def _compare_parsed(gold: str, gold_expr, gold_parsed: list, pred: str | None, p
         return _Outcome(Verdict.CORRECT, "math-verify: equivalent")
     if _equal_at_random_points(gold_expr, pred_expr):
         return _Outcome(Verdict.CORRECT, "equal at random points")
+    if pred is not None and INEQUALITY.search(pred):
+        return _set_in_other_notation(gold, pred)
     return _Outcome(Verdict.INCORRECT, "not equivalent")
+
+
+def _set_in_other_notation(gold: str, pred: str) -> _Outcome:
+    """An interval gold answered with inequalities (`(2,5)` vs `2 < x < 5`): the question decides."""
+    (gold_expr, gold_parsed), (pred_expr, pred_parsed) = _parse(gold), _parse(pred)
+    if gold_expr is None or pred_expr is None:
+        return _Outcome(Verdict.INCORRECT, "not equivalent")
+    _guard(gold_expr, pred_expr)
+    if verify(gold_parsed, pred_parsed, allow_set_relation_comp=True, timeout_seconds=None):
+        return _Outcome(Verdict.UNDECIDED, "the same set written as inequalities")
+    return _Outcome(Verdict.INCORRECT, "a different set")
 
 
 def _compare_numbers(gold: str, gold_value, gold_parsed: list, pred: str | None, pred_value, pred_parsed: list):
     difference = abs(sympy.N(gold_value - pred_value, 50))
-    gold_places = _decimal_places(gold)
+    gold_places = decimal_places(gold)
     if gold_places is not None:
         half_unit = Rational(5, 10 ** (gold_places + 1))
         if difference <= half_unit:
@@ -315,7 +330,7 @@ def _compare_numbers(gold: str, gold_value, gold_parsed: list, pred: str | None,
     if _is_zero(difference, gold_value):
         return _Outcome(Verdict.CORRECT, "equal value")
     if pred_value.has(Float):
-        pred_places = _decimal_places(pred) if pred else None
+        pred_places = decimal_places(pred)
         tolerance = Rational(5, 10 ** (pred_places + 1)) if pred_places is not None else 1e-6 * abs(gold_value)
         if difference <= tolerance:
             return _Outcome(Verdict.UNDECIDED, "decimal approximation of an exact answer")
@@ -323,11 +338,6 @@ def _compare_numbers(gold: str, gold_value, gold_parsed: list, pred: str | None,
     if pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return _Outcome(Verdict.CORRECT, "math-verify: equivalent")
     return _Outcome(Verdict.INCORRECT, "different value")
-
-
-def _decimal_places(text: str) -> int | None:
-    match = re.fullmatch(r"[-+]?\d*\.(\d+)", text.strip())
-    return len(match.group(1)) if match else None
 
 
 def _numeric(expr) -> Basic | None:
@@ -370,10 +380,9 @@ def _imaginary_unit(expr: Basic) -> Basic:
     return expr.subs({symbol: I for symbol in expr.free_symbols if getattr(symbol, "name", "") == "i"})
 
 
-def _guard(expr) -> None:
+def _guard(*exprs) -> None:
     """Refuse what would not finish: power towers, huge factorials, sums and integrals to evaluate."""
-    nodes = expr if isinstance(expr, MatrixBase) else [expr]
-    for node in nodes:
+    for node in (node for expr in exprs for node in (expr if isinstance(expr, MatrixBase) else [expr])):
         if isinstance(node, Basic):
             if node.has(*SLOW_NODES):
                 raise _TooHard("contains a sum, product, limit, derivative or integral")
@@ -388,7 +397,7 @@ def _log10_bound(expr: Basic) -> float:
     if isinstance(expr, sympy.Rational):
         return max(math.log10(abs(expr.p)), math.log10(expr.q), 0.0)
     if isinstance(expr, Float):
-        return max(math.log10(abs(float(expr))), 0.0) if expr != 0 else 0.0
+        return math.log10(abs(float(expr))) if abs(expr) > 1 else 0.0
     if isinstance(expr, sympy.Pow):
         base, exponent = _log10_bound(expr.base), _log10_bound(expr.exp)
         return math.inf if exponent > 7 else 10**exponent * max(base, 1.0)

@@ -28,6 +28,11 @@ BASE_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, 
 MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "lim", "max", "min", "gcd", "lcm", "det",
               "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "mod", "sqrt", "frac", "infty", "and", "or"}
 OPEN, CLOSE = "([{", ")]}"
+VOCABULARIES = (  # closed sets of word answers: another member of the same set is a wrong answer
+    {"always", "sometimes", "never"}, {"inside", "outside", "on"}, {"yes", "no"}, {"true", "false"},
+    {"even", "odd"}, {"north", "south", "east", "west"},
+    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"},
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ def normalise(answer: str) -> Normalised:
     text = _translate_unicode(text)
     text = _translate_ascii(text)
     text = _clean_latex(text)
+    text = _repeating_decimals(text)
     text = _drop_thousands_separators(text)
     text = _braces_as_set(text)
     text = re.sub(r"(?<![\w.}^_)])(\d+)/(\d+)(?![\w.\\({^!])", r"\\frac{\1}{\2}", text)  # `9/17 i`
@@ -184,19 +190,37 @@ def _strip_percent(text: str) -> tuple[str, bool]:
 
 
 def _strip_unit(text: str) -> tuple[str, str | None]:
-    """`15 feet` -> (`15`, `feet`); `864 \\mbox{ inches}^2` -> (`864`, `inches^2`). Only after a number."""
+    """`15 feet` -> (`15`, `feet`); `864 \\mbox{ inches}^2` -> (`864`, `inches^2`). Only after a number
+    with no variables in it, so `x^2 + 2 xy` keeps its `xy`."""
     match = re.fullmatch(
-        r"(?P<value>.*?[\d})])\s*(?:\\(?:text|mathrm|mbox)\{\s*(?P<wrapped>[A-Za-z][A-Za-z .]*?)\s*\}"
-        r"|(?P<plain>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,})*))\s*(?P<power>\^\s*\{?\d\}?)?",
+        r"(?P<value>.*?(?:[\d})]|\\pi))(?:\s*\\(?:text|mathrm|mbox)\{\s*(?P<wrapped>[A-Za-z][A-Za-z .]*?)\s*\}"
+        r"|\s+(?P<plain>[A-Za-z]{2,}(?:\s+[A-Za-z]{2,})*))\s*(?P<power>\^\s*\{?\d\}?)?",
         text,
     )
-    if not match or not re.search(r"\d", match["value"]):
+    if not match or not re.search(r"\d", match["value"]) or re.search(r"[a-zA-Z]", _commandless(match["value"])):
         return text, None
     unit = (match["wrapped"] or match["plain"]).strip()
     if unit.lower() in MATH_WORDS | {"to", "base", "is"} | set(BASE_WORDS):
         return text, None
     power = re.sub(r"[\s{}]", "", match["power"] or "")
     return match["value"].strip(), unit.lower() + power
+
+
+def _commandless(text: str) -> str:
+    return re.sub(r"\\[a-zA-Z]+", " ", text)
+
+
+def _repeating_decimals(text: str) -> str:
+    """`4.\\overline{6}` -> `\\frac{42}{9}`: a repeating decimal as the exact fraction it names."""
+
+    def to_fraction(match: re.Match) -> str:
+        whole, fixed, repeat = match["whole"] or "0", match["fixed"], match["repeat"]
+        denominator = (10 ** len(repeat) - 1) * 10 ** len(fixed)
+        numerator = int(whole + fixed + repeat) - int(whole + fixed or "0")
+        return f"\\frac{{{numerator}}}{{{denominator}}}"
+
+    pattern = r"(?P<whole>\d*)\.(?P<fixed>\d*)\\overline\{(?P<repeat>\d+)\}"
+    return re.sub(pattern, to_fraction, text)
 
 
 def _squash(text: str) -> str:
@@ -318,3 +342,18 @@ def choice_letters(text: str) -> list[str] | None:
     if not re.fullmatch(rf"\s*{letter}(?:(?:\s*[,&;]\s*|\s+and\s+|\s+){letter})*\s*", plain):
         return None
     return [found.upper() for found in re.findall(r"(?<![A-Za-z])[A-Za-z](?![A-Za-z])", plain)]
+
+
+def same_vocabulary(first: str, second: str) -> bool:
+    return any(first in vocabulary and second in vocabulary for vocabulary in VOCABULARIES)
+
+
+def is_numeral(text: str) -> bool:
+    """Digits of a numeral in some base, starting with a digit: `2114`, `1A3`."""
+    return re.fullmatch(r"\d[0-9A-Za-z]*", text) is not None
+
+
+def decimal_places(text: str | None) -> int | None:
+    """2 for `13.10`, 7 for `.0000672`; None for anything but a plain decimal literal."""
+    match = re.fullmatch(r"[-+]?\d*\.(\d+)", text.strip()) if text else None
+    return len(match.group(1)) if match else None

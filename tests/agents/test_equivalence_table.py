@@ -27,6 +27,8 @@ TABLE = [
     ("15:13:12", "15:12:13", W),
     ("15:13:12", "15:13", W),
     ("2:5", "0.4", U),
+    ("6/7", "6:7", U),  # and the other way round: a ratio where a number was asked
+    ("3", "1:3", W),
     # radicals, unicode and plain text
     ("36√2", "36√2", C),  # R1
     ("36√2", "36\\sqrt{2}", C),
@@ -91,6 +93,8 @@ TABLE = [
     ("1/3", "0.333", U),
     ("1/3", "0.3333333333", U),
     ("2/3", "0.67", U),
+    ("\\frac{14}{3}", "4.\\overline{6}", C),  # a repeating decimal is exact
+    ("1/6", "0.1\\overline{6}", C),
     # percentages
     ("50%", "50", C),
     ("50%", "50\\%", C),
@@ -116,6 +120,8 @@ TABLE = [
     ("5.4 \\text{ cents}", "5.4", C),
     ("\\$18.90", "18.9", C),
     ("\\$36", "36 dollars", C),
+    ("12\\pi \\text{ cm}^2", "12π cm²", C),
+    ("x^2 + 2xy", "x^2 + 2", W),  # `xy` after a space is no unit when the value has variables
     # ordered pairs and triples: order and brackets matter
     ("(8,23)", "(8,23)", C),  # R1
     ("(-2,7)", "(-2, 7)", C),  # R1
@@ -138,6 +144,10 @@ TABLE = [
     ("\\left(\\frac{3}{5},\\frac{8}{3}\\right]", "(0.6, 8/3]", C),
     ("(0,9) \\cup (9,36)", "(0,9)∪(9,36)", C),
     ("x \\in [-2,7]", "[-2, 7]", C),
+    ("(2,5)", "2 < x < 5", U),  # interval notation asked for, inequality given
+    ("(2,5)", "2 \\le x < 5", W),
+    ("x \\in [-2,7]", "-2 \\le x \\le 7", U),
+    ("x > 3", "(3, ∞)", C),
     # sets and lists: order ignored, count matters
     ("{2,3,7,8}", "{8,7,3,2}", C),
     ("{2,3,7,8}", "2, 3, 7, 8", C),
