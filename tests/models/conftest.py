@@ -135,3 +135,58 @@ def synthetic_gguf(tmp_path: Path):
         return write_synthetic_gguf(tmp_path / f"tiny-{architecture}-{next(counter)}.gguf", architecture, **options)
 
     return make
+
+
+def write_f32_copy(source: Path, target: Path) -> None:
+    """The same model as `source` with every tensor dequantised to F32 (metadata copied as is)."""
+    reader = gguf.GGUFReader(str(source))
+    writer = gguf.GGUFWriter(str(target), reader.fields["general.architecture"].contents())
+    for key, value in reader.fields.items():
+        if key.startswith("GGUF.") or key in ("general.architecture", "general.file_type"):
+            continue
+        sub_type = value.types[-1] if value.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(key, value.contents(), value.types[0], sub_type=sub_type)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    for tensor in reader.tensors:
+        values = gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+        writer.add_tensor(tensor.name, values.reshape(tuple(int(n) for n in reversed(tensor.shape))))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.fixture(scope="session")
+def real_models() -> Path:
+    """The models directory with the default teacher and student installed, verified and converted."""
+    from models.gguf_to_mlx import ConversionError
+    from models.install import InstallError, setup_models
+    from models.registry import resolve_models_dir
+
+    directory = resolve_models_dir()
+    try:
+        setup_models(directory, serve=False, log=lambda line: print(f"[distill models setup] {line}"))
+    except (InstallError, ConversionError, OSError) as exc:
+        pytest.skip(f"the default models could not be installed into {directory}: {exc}")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def llama_cpp() -> None:
+    """llama-cpp-python with its server, installed by setup when missing (skipped only if that fails)."""
+    from models.install import InstallError, ensure_llama_cpp
+
+    try:
+        ensure_llama_cpp(log=lambda line: print(f"[distill models setup] {line}"))
+    except InstallError as exc:
+        pytest.skip(f"llama-cpp-python[server] could not be installed: {exc}")
+
+
+@pytest.fixture(scope="session")
+def student_f32_gguf(real_models: Path, tmp_path_factory) -> Path:
+    """A float32 copy of the default student's GGUF (same weights as its MLX directory, no quantisation)."""
+    from models.registry import STUDENT
+
+    path = tmp_path_factory.mktemp("f32") / "student-f32.gguf"
+    write_f32_copy(STUDENT.gguf_path(real_models), path)
+    return path
