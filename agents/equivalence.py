@@ -23,6 +23,7 @@ tests/agents/test_equivalence_table.py:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import random
 import re
@@ -58,6 +59,17 @@ INEQUALITY = re.compile(r"<|>|\\le(?:q)?(?![a-z])|\\ge(?:q)?(?![a-z])")
 POWER_TOWER = re.compile(r"\^\s*(?:\w+|\{[^{}]*\})\s*\^")
 AMBIGUOUS_DIVISION = re.compile(r"/\s*(\d+)(?=[a-zA-Z(]|\\(?!frac|cdot|times)[a-zA-Z])")  # k/2w, 1/2\pi
 SLOW_NODES = (sympy.Integral, sympy.Sum, sympy.Product, sympy.Limit, sympy.Derivative)
+class _DropTimeoutDisabledWarning(logging.Filter):
+    """math-verify warns once that its timeouts are off; ours are the input guards below."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_DropTimeoutDisabledWarning())
+
+
 class Verdict(StrEnum):
     CORRECT = "correct"
     INCORRECT = "incorrect"
@@ -87,7 +99,8 @@ class _TooHard(Exception):
 def check_answer(predicted: str | None, gold: str) -> RuleCheck:
     """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell."""
     if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
-        return RuleCheck(Verdict.UNDECIDED, predicted, gold, f"answer longer than {MAX_RAW_CHARS} characters")
+        shown = predicted[:MAX_ANSWER_CHARS] if predicted else None
+        return RuleCheck(Verdict.UNDECIDED, shown, gold[:MAX_ANSWER_CHARS], f"longer than {MAX_RAW_CHARS} characters")
     gold_norm, pred_norm = normalise(gold), normalise(predicted or "")
     if not pred_norm.text:
         return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")

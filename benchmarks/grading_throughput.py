@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -45,7 +44,6 @@ def main() -> None:
     path = traces_path()
     if not path.exists():
         sys.exit(f"no real traces at {path} (put ../shared/data beside the repo or set DISTILL_SHARED_DATA)")
-    logging.getLogger("math_verify").setLevel(logging.ERROR)  # its one-off "timeout disabled" warning
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     pairs = [(row["teacher_answer"], row["true_answer"]) for row in rows]
 

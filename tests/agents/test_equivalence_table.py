@@ -5,6 +5,7 @@ obryan_r1_2011_2019.jsonl; golds without a mark are real O'Bryan or MATH-500 ans
 obviously made up to probe a decision (see the policy in agents/equivalence.py).
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -241,7 +242,9 @@ TABLE = [
     ("2", "9^9^9", U),
     ("1/2", "\\int_0^1 x\\,dx", U),
     ("2", "1+" * 300 + "1", U),
+    ("2", "9" * 3000, U),
 ]
+PATHOLOGICAL = ["2^{2^{2^{5}}}", "10^{10^{10}}", "1000000!", "(10^{9})!", "\\sum_{k=1}^{10^{12}} k^k", "9" * 3000]
 
 
 @pytest.mark.parametrize("gold, predicted, expected", TABLE)
@@ -269,6 +272,15 @@ def test_unreduced_ratio_reason_says_why():
 
 def test_verdict_is_a_string_enum():
     assert Verdict("undecided") is U and f"{C}" == "correct"
+
+
+def test_pathological_answers_are_refused_quickly_in_a_worker_thread():
+    """Unguarded, `2^{2^{2^{5}}}` alone keeps math-verify busy for about 30 s (it has no timeout in threads)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checks = list(pool.map(lambda predicted: check_answer(predicted, "2"), PATHOLOGICAL))
+    assert [check.verdict for check in checks] == [U] * len(PATHOLOGICAL)
+    assert time.perf_counter() - start < 5
 
 
 def test_worker_threads_give_the_main_thread_verdicts():
