@@ -17,6 +17,12 @@ import duckdb
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
+def insert_statement(table: str, row: dict[str, Any], on_conflict: str = "") -> tuple[str, list[Any]]:
+    """`INSERT [OR IGNORE|OR REPLACE] INTO table (...) VALUES (...)` for one row, with its parameters."""
+    marks = ", ".join("?" for _ in row)
+    return f"INSERT {on_conflict} INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values())
+
+
 class StoreError(RuntimeError):
     """A store that cannot be opened or used as asked; the message says why."""
 
@@ -120,6 +126,10 @@ class Store:
         values = [[row[c] for row in rows] for c in columns]
         cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects}", values)
         return len(rows)
+
+    def insert(self, table: str, row: dict[str, Any], *, on_conflict: str = "") -> None:
+        """Insert one row; `on_conflict` is '' (error), 'OR IGNORE' or 'OR REPLACE'."""
+        self.cursor().execute(*insert_statement(table, row, on_conflict))
 
     def column_types(self, table: str) -> dict[str, str]:
         cache = self.__dict__.setdefault("_column_types", {})

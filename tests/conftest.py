@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests_support import REPO
 from typer.testing import CliRunner
 
 from store import Store
+from tests.support.paths import REPO
 
 
 def shared_data_dir() -> Path:

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from tests_support import SAMPLE
+from tests.support.paths import SAMPLE
 
 from store import Store
 

@@ -1,0 +1,162 @@
+"""The chat client: one request to a chat model, with its reasoning trace, finish reason, usage, latency, and
+tenacity retries on transient failures (429, 5xx, timeouts, connection errors, empty bodies)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from agents.answers import split_think
+from agents.endpoints import EndpointConfig
+
+Messages = list[dict[str, str]]
+RETRYABLE_STATUS = {408, 409, 425, 429}
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What one successful request returned."""
+
+    content: str
+    reasoning: str | None  # the trace: reasoning_content / reasoning field, or a <think> block in the content
+    reasoning_source: str | None  # "reasoning_field" | "think_tag" | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: float
+    retries: int = 0
+
+    @property
+    def failure(self) -> str | None:
+        """Why this is not an answer: 'length' (cut off) or 'empty' (no text at all); None when usable."""
+        if self.finish_reason == "length":
+            return "length"
+        if not self.content.strip() and not (self.reasoning or "").strip():
+            return "empty"
+        return None
+
+    @property
+    def tokens(self) -> int:
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+class EmptyResponse(Exception):
+    """A 200 response without any text: retried, then returned as a failed attempt."""
+
+    def __init__(self, completion: Completion):
+        super().__init__("the endpoint returned an empty body")
+        self.completion = completion
+
+
+class ChatCallError(RuntimeError):
+    """A request that failed for good (a 4xx, or retries spent on a transient error)."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (EmptyResponse, openai.APITimeoutError, openai.APIConnectionError,
+                        openai.InternalServerError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500)
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def to_completion(message: AIMessage, latency_ms: float, retries: int) -> Completion:
+    """Read content, trace, finish reason and usage off a LangChain message (real or fake model)."""
+    content = message.content if isinstance(message.content, str) else "".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in message.content)
+    reasoning = message.additional_kwargs.get("reasoning_content") or None
+    source = "reasoning_field" if reasoning else None
+    if reasoning is None:
+        think, rest = split_think(content)
+        if think is not None:
+            reasoning, content, source = think, rest, "think_tag"
+    usage = message.usage_metadata or {}
+    token_usage = message.response_metadata.get("token_usage") or {}
+    return Completion(
+        content=content,
+        reasoning=reasoning,
+        reasoning_source=source,
+        finish_reason=message.response_metadata.get("finish_reason"),
+        prompt_tokens=usage.get("input_tokens", token_usage.get("prompt_tokens")),
+        completion_tokens=usage.get("output_tokens", token_usage.get("completion_tokens")),
+        latency_ms=latency_ms,
+        retries=retries,
+    )
+
+
+class ChatClient:
+    """Sends chat requests to one model; `before_request` (e.g. a rate limiter) runs before every try."""
+
+    def __init__(self, model: BaseChatModel, *, name: str, max_retries: int = 6, wait_initial_s: float = 0.5,
+                 wait_max_s: float = 60.0, before_request: Callable[[], Awaitable[None]] | None = None):
+        self.model = model
+        self.name = name
+        self.max_retries = max_retries
+        self.wait_initial_s = wait_initial_s
+        self.wait_max_s = wait_max_s
+        self.before_request = before_request
+
+    @classmethod
+    def from_endpoint(cls, endpoint: EndpointConfig, **kwargs: Any) -> ChatClient:
+        from langchain_deepseek import ChatDeepSeek  # keeps reasoning_content / reasoning; ChatOpenAI drops them
+
+        sampling = endpoint.sampling
+        model = ChatDeepSeek(
+            model=endpoint.model, api_base=endpoint.base_url, api_key=endpoint.api_key(),
+            temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+            seed=sampling.seed, timeout=endpoint.timeout_s, max_retries=0,  # our retries, so we see each one
+        )
+        return cls(model, name=endpoint.model, max_retries=endpoint.max_retries, **kwargs)
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool inside the event loop that used it."""
+        client = getattr(self.model, "root_async_client", None)
+        if client is not None:
+            await client.close()
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after(exc)
+        backoff = wait_random_exponential(multiplier=self.wait_initial_s, max=self.wait_max_s)(state)
+        return min(hinted, self.wait_max_s) if hinted is not None else backoff
+
+    async def complete(self, messages: Messages, *, headers: dict[str, str] | None = None) -> Completion:
+        """One completion; raises ChatCallError when it fails for good. An empty body after all retries comes
+        back as a Completion whose `failure` is 'empty'."""
+        tries = 0
+        kwargs = {"extra_headers": headers} if headers else {}
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
+                                               retry=retry_if_exception(is_retryable), reraise=True):
+                with attempt:
+                    tries += 1
+                    if self.before_request is not None:
+                        await self.before_request()
+                    started = time.perf_counter()
+                    message = await self.model.ainvoke(messages, **kwargs)
+                    completion = to_completion(message, (time.perf_counter() - started) * 1000, tries - 1)
+                    if completion.failure == "empty":
+                        raise EmptyResponse(completion)
+                    return completion
+        except EmptyResponse as exc:
+            return exc.completion
+        except openai.APIError as exc:
+            status = getattr(exc, "status_code", None)
+            detail = f"HTTP {status}" if status else type(exc).__name__
+            raise ChatCallError(f"{self.name}: {detail} after {tries} tries: {exc}") from exc
+        raise AssertionError("unreachable")  # AsyncRetrying either returns, or raises with reraise=True

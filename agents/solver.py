@@ -1,0 +1,58 @@
+"""The solver role: its messages, and what a completion means (trace, final answer, or why it failed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.answers import extract_answer
+from agents.chat import Completion, Messages
+from agents.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solver completion, read."""
+
+    status: str  # "ok" | "length" | "empty" | "no_answer"
+    answer: str | None
+    answer_method: str  # how the answer was found: boxed, answer_line, final_expression, none
+    answer_source: str | None  # "content", or "trace" when the content had none but the trace ends in one
+    reasoning: str  # the chain of thought: the trace when the API returns one, else the content
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok"
+
+
+def solver_messages(prompt: Prompt, question: str, previous_answer: str | None = None,
+                    critique: str | None = None) -> Messages:
+    """First attempt: the question. Retries: the question plus the previous answer and the critique."""
+    if critique is None:
+        return prompt.messages(question=question)
+    return prompt.messages(question=question, retry=True, previous_answer=previous_answer or "nothing",
+                           critique=critique)
+
+
+def read_solution(completion: Completion) -> Solution:
+    """The reasoning and final answer of a completion. Reasoning models put the trace apart from a short
+    final answer; instruct models write both in the content. An answer found only in the trace counts, and is
+    recorded as coming from there."""
+    reasoning = completion.reasoning if completion.reasoning else completion.content
+    if completion.failure:
+        return Solution(completion.failure, None, "none", None, reasoning)
+    found, source = extract_answer(completion.content), "content"
+    if found.text is None and completion.reasoning:
+        found, source = extract_answer(completion.reasoning), "trace"
+    if found.text is None:
+        return Solution("no_answer", None, "none", None, reasoning)
+    return Solution("ok", found.text, found.method, source, reasoning)
+
+
+# What the solver is told before a retry when there is no critique to pass on. Never the reference answer.
+FEEDBACK = {
+    "length": "The previous reply was cut off before it reached a final answer. Be more concise.",
+    "empty": "The previous reply was empty.",
+    "no_answer": "The previous reply did not end with a final answer. End with 'Answer: \\boxed{...}'.",
+    "incorrect": "The final answer is not correct.",
+    "unverified": "The previous answer could not be verified.",
+}

@@ -1,0 +1,182 @@
+"""A small real OpenAI-compatible HTTP server for tests and benchmarks: scripted replies (with
+`reasoning_content`, 429s, 500s, empty bodies, length finishes), a fixed latency, a log of every request, and a
+gate that holds requests (to kill a client while they are in flight)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CALL_HEADER = "X-Distill-Call"
+
+
+@dataclass
+class Reply:
+    content: str = ""
+    reasoning_content: str | None = None
+    finish_reason: str = "stop"
+    status: int = 200
+    prompt_tokens: int = 20
+    completion_tokens: int = 10
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Logged:
+    call_key: str | None
+    messages: list[dict[str, Any]]
+    status: int
+    delivered: bool = False  # the full response was written (a held request killed with its client is not)
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+class OpenAIServer:
+    """`with OpenAIServer(responder, latency_s=0.2) as server: server.base_url ...`"""
+
+    def __init__(self, responder: Responder, latency_s: float = 0.0):
+        self.responder = responder
+        self.latency_s = latency_s
+        self.log: list[Logged] = []
+        self.lock = threading.Lock()
+        self.gate_after: int | None = None  # hold every request after this many have arrived
+        self.gate_open = threading.Event()
+        self.gate_open.set()
+        self.held: list[Logged] = []
+        self.abandoned: set[int] = set()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gate_open.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def hold_after(self, n: int) -> None:
+        """Let n requests through, then hold all later ones until `release()`."""
+        self.gate_after = n
+        self.gate_open.clear()
+
+    def release(self, abandon_held: bool = False) -> None:
+        """Open the gate. With `abandon_held`, requests held so far get no reply (their client is gone)."""
+        if abandon_held:
+            with self.lock:
+                self.abandoned = {id(e) for e in self.held}
+        self.gate_after = None
+        self.gate_open.set()
+
+    def delivered_keys(self) -> list[str]:
+        with self.lock:
+            return [e.call_key for e in self.log if e.delivered and e.status == 200]
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+
+            def do_GET(self) -> None:
+                self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                entry = Logged(self.headers.get(CALL_HEADER), request.get("messages", []), 0)
+                with server.lock:
+                    server.log.append(entry)
+                    arrived = len(server.log)
+                if server.gate_after is not None and arrived > server.gate_after:
+                    with server.lock:
+                        server.held.append(entry)
+                    server.gate_open.wait()
+                    if id(entry) in server.abandoned:
+                        self.close_connection = True
+                        return
+                if server.latency_s:
+                    time.sleep(server.latency_s)
+                reply = server.responder(request)
+                entry.status = reply.status
+                try:
+                    if reply.status != 200:
+                        self._send(reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.headers)
+                    else:
+                        self._send(200, completion_body(request, reply), reply.headers)
+                    entry.delivered = True
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+
+def completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.reasoning_content is not None:
+        message["reasoning_content"] = reply.reasoning_content
+    return {
+        "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
+        "model": request.get("model", "scripted"),
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason}],
+        "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+                  "total_tokens": reply.prompt_tokens + reply.completion_tokens},
+    }
+
+
+def is_critic(request: dict[str, Any]) -> bool:
+    return "grader" in request["messages"][0]["content"]
+
+
+def user_text(request: dict[str, Any]) -> str:
+    return request["messages"][-1]["content"]
+
+
+def sums_teacher(request: dict[str, Any]) -> Reply:
+    """Solves 'What is A plus B?' in the content (as instruct models do); as critic, accepts."""
+    if is_critic(request):
+        return Reply(content="VERDICT: ACCEPT\nREASON: the sum is right.", completion_tokens=8)
+    a, b = (int(x) for x in user_text(request).split("What is ")[1].split("?")[0].split(" plus "))
+    return Reply(content=f"{a} + {b} = {a + b}.\nAnswer: \\boxed{{{a + b}}}")
+
+
+def main() -> None:
+    """Serve `sums_teacher` in this process until killed: prints the base URL on its first line."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with OpenAIServer(sums_teacher, latency_s=args.latency) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
