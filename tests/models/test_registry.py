@@ -38,7 +38,7 @@ def test_default_specs_are_pinned():
 
 
 def test_resolve_default_model_not_installed(tmp_path):
-    expected = r"the default teacher is not installed at .*teacher\.gguf: run `distill models setup`"
+    expected = r"the teacher model is not installed at .*teacher\.gguf: run `distill models setup`"
     with pytest.raises(UnknownModelError, match=expected):
         resolve_gguf("teacher", tmp_path)
 
@@ -48,10 +48,12 @@ def test_resolve_path_and_unknown_names(tmp_path):
     gguf.write_bytes(b"GGUF")
     assert resolve_gguf(gguf, tmp_path) == gguf
     assert resolve_gguf("student", _with_file(tmp_path, "student.gguf")) == tmp_path / "student.gguf"
-    with pytest.raises(UnknownModelError, match="'tutor' is neither a default model"):
+    with pytest.raises(UnknownModelError, match="'tutor' is neither a known model"):
         resolve_gguf("tutor", tmp_path)
     with pytest.raises(UnknownModelError, match="no MLX model at .*student-mlx .*distill models setup"):
         resolve_mlx_dir("student", tmp_path)
+    with pytest.raises(UnknownModelError, match=r"run `distill models setup --only gemma3-270m`"):
+        resolve_gguf("gemma3-270m", tmp_path)
 
 
 def _with_file(directory: Path, name: str) -> Path:
