@@ -5,7 +5,9 @@
         client.chat.completions.create(model=server.model, messages=[...])
 
 `local_server` picks a free port (unless given one), starts the server in its own process group, waits until
-`/v1/models` answers, and on exit stops the process and its children (SIGTERM, then SIGKILL).
+`/v1/models` answers, and on exit stops the process and its children (SIGTERM, then SIGKILL). On Linux the
+server also dies with the thread that started it, so a killed `distill` leaves no server behind; enter and
+leave the block in the same thread.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ from models.registry import KNOWN_MODELS, resolve_gguf
 
 HOST = "127.0.0.1"
 DEFAULT_CONTEXT = 4096
+# The server is started through this shim, which asks Linux to SIGTERM it when distill dies (even by SIGKILL),
+# then execs the real command in the same process: no orphaned server keeps the cores busy after a crash.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform == 'linux':\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "    if os.getppid() != int(sys.argv[1]):\n"
+    "        sys.exit('distill exited before its server started')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 class LlamaServerError(RuntimeError):
@@ -128,8 +140,10 @@ def local_server(model: str | Path = "teacher", *, port: int | None = None, n_ct
         os.close(log_fd)
     log_path = Path(log_file or log_name)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(server_command(gguf, port, alias, n_ctx, threads), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()),
+                   *server_command(gguf, port, alias, n_ctx, threads)]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     try:
         deadline = time.monotonic() + startup_timeout_s
         while not _answers(base_url):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -137,3 +138,25 @@ def test_serve_command_refuses_an_unknown_model(cli, tmp_path, monkeypatch):
     result = cli("serve", "--model", "tutor", "--models-dir", tmp_path)
     assert result.exit_code == 2
     assert "'tutor' is neither a known model" in result.output
+
+
+def test_the_server_dies_with_a_killed_distill(fake_llama, tmp_path):
+    """SIGKILL gives distill no chance to clean up: the server must still go (Linux parent-death signal)."""
+    gguf, pid_file = fake_llama()
+    owner = tmp_path / "owner.py"
+    owner.write_text(
+        "import sys, time\n"
+        "import models.llama_server as s\n"
+        "s.llama_cpp_missing = lambda: []\n"
+        f"fake = [sys.executable, {str(pid_file.parent / 'fake_server.py')!r}, {str(pid_file)!r}, '0']\n"
+        "s.server_command = lambda g, port, alias, n_ctx, threads: [*fake, '--port', str(port)]\n"
+        f"with s.local_server({str(gguf)!r}) as server:\n"
+        "    print(server.pid, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    owner_process = subprocess.Popen([sys.executable, str(owner)], stdout=subprocess.PIPE, text=True)
+    server_pid = int(owner_process.stdout.readline())
+    assert not gone(server_pid, 0.1)
+    owner_process.kill()
+    owner_process.wait()
+    assert gone(server_pid)
