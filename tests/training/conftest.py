@@ -1,0 +1,78 @@
+"""Fixtures for the training tests: a store with a toy corpus run, a tiny random MLX model for it, OpenBLAS on
+one thread (a tiny model gains nothing from threads, and a busy 2-core machine makes them spin), and the
+default student (skipped, with the reason, only when it cannot be installed)."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.mlx_runtime import load_mlx, openblas_path
+from store import Store
+from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems, tiny_model_for
+from training.config import TrainConfig
+
+
+@pytest.fixture(autouse=True, scope="session")
+def single_thread_blas():
+    load_mlx()
+    path = openblas_path()
+    if path is None:
+        yield
+        return
+    library = ctypes.CDLL(path)
+    before = library.openblas_get_num_threads()
+    library.openblas_set_num_threads(1)
+    yield
+    library.openblas_set_num_threads(before)
+
+
+@dataclass
+class ToyRun:
+    store: Store
+    tmp: Path
+    problems: list[dict[str, Any]]
+    model: Path
+    run: str = "toy-run"
+
+    def config(self, **values: Any) -> TrainConfig:
+        defaults = {"model": str(self.model), "seeds": [1], "iters": 20, "steps_per_report": 1, "steps_per_eval": 5,
+                    "learning_rate": 1e-3, "patience": None, "out_dir": self.tmp / "runs"}
+        return TrainConfig(**{**defaults, **values})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    problems = arithmetic_problems(60)
+    extra = [{"question": "", "reasoning": "so the result is yes no", "answer": ""}]
+    return tiny_model_for(tmp_path_factory.mktemp("tiny") / "model", problems + extra)
+
+
+@pytest.fixture
+def toy_run(store: Store, tmp_path: Path, tiny_model_dir: Path) -> ToyRun:
+    """60 arithmetic problems (source 'toy', three sections); the corpus run accepted all but q001 and q002."""
+    problems = arithmetic_problems(60)
+    ingest_problems(store, tmp_path, problems)
+    add_corpus(store, "toy-run", problems, abstain={"q001", "q002"})
+    return ToyRun(store, tmp_path, problems, tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def default_student() -> Path:
+    from models.gguf_to_mlx import ConversionError
+    from models.install import InstallError, setup_models
+    from models.registry import UnknownModelError, resolve_mlx_dir
+
+    try:
+        return resolve_mlx_dir("student")
+    except UnknownModelError:
+        pass
+    try:
+        setup_models(names=["student"], serve=False, log=lambda line: print(f"[distill models setup] {line}"))
+        return resolve_mlx_dir("student")
+    except (InstallError, ConversionError, UnknownModelError, OSError) as exc:
+        pytest.skip(f"the default student could not be installed: {exc}")
