@@ -3,6 +3,8 @@
 Policy (what a demanding competition grader would accept), each decision tested in
 tests/agents/test_equivalence_table.py:
 - Ratios `6:7` compare part by part: `12:14` is INCORRECT (not in lowest terms), `6/7` is UNDECIDED.
+- An unreduced fraction equal to the gold (`42/63` vs `2/3`) is UNDECIDED: whether lowest terms were asked for
+  is in the question, which the critic or judge reads.
 - Ordered pairs/tuples and intervals keep order and brackets: `(1,2)` vs `(2,1)` or `[1,2]` is INCORRECT;
   sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered. An interval answered
   with inequalities (`2 < x < 5`) is UNDECIDED.
@@ -115,6 +117,8 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
             outcome = _Outcome(Verdict.UNDECIDED, f"not evaluated by rule: {error}")
         except (Exception, RecursionError) as error:  # the rule must never take the caller down
             outcome = _Outcome(Verdict.UNDECIDED, f"rule check failed: {type(error).__name__}")
+    if outcome.verdict == Verdict.CORRECT and _unreduced_fraction(predicted or "") and not _unreduced_fraction(gold):
+        outcome = _Outcome(Verdict.UNDECIDED, "equal value, but a fraction not in lowest terms: the question decides")
     return RuleCheck(outcome.verdict, pred_norm.shown(), gold_norm.shown(), outcome.reason)
 
 
@@ -351,6 +355,18 @@ def _compare_numbers(gold: str, gold_value, gold_parsed: list, pred: str | None,
     if pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=None):
         return _Outcome(Verdict.CORRECT, "math-verify: equivalent")
     return _Outcome(Verdict.INCORRECT, "different value")
+
+
+UNREDUCED = re.compile(r"^-?(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)\s*/\s*(\d+))$")
+
+
+def _unreduced_fraction(text: str) -> bool:
+    """`42/63`, `\\frac{84}{42}` as written: a fraction whose parts share a factor."""
+    match = UNREDUCED.match(text.replace(" ", "").strip("$"))
+    if not match:
+        return False
+    numerator, denominator = (int(g) for g in match.groups() if g is not None)
+    return denominator != 0 and math.gcd(numerator, denominator) > 1
 
 
 def _numeric(expr) -> Basic | None:

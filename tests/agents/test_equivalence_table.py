@@ -22,6 +22,11 @@ TABLE = [
     ("6:7", "6 to 7", C),
     ("6:7", "$6:7$", C),
     ("6:7", "12:14", W),  # unreduced: a demanding grader wants lowest terms
+    ("2/3", "\\frac{42}{63}", U),  # unreduced fraction: "reduce to lowest terms" is in the question, if anywhere
+    ("2/3", "42/63", U),
+    ("2", "84/42", U),
+    ("2/3", "\\frac{2}{3}", C),
+    ("2/3", "-42/63", W),
     ("6:7", "7:6", W),
     ("6:7", "6/7", U),  # a ratio given as a fraction: depends on the question
     ("15:13:12", "15:13:12", C),  # R1
