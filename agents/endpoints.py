@@ -40,6 +40,8 @@ class EndpointConfig(BaseModel):
     model: str
     api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
     sampling: SamplingParams = SamplingParams()
+    revision: str | None = Field(None, description="Which weights, when `model` is only an alias (a local "
+                                 "server's 'teacher'): part of every cache key and run identity.")
     timeout_s: float = Field(300, gt=0)
     max_retries: int = Field(6, ge=0, description="Retries on 429 / 5xx / timeouts / connection errors / empty.")
 
@@ -58,6 +60,11 @@ class EndpointConfig(BaseModel):
         if not key:
             raise EndpointError(f"{self.model} at {self.base_url}: environment variable {self.api_key_env} is not set")
         return key
+
+    @property
+    def identity(self) -> str:
+        """The model as cache keys and run identities name it."""
+        return f"{self.model}@{self.revision}" if self.revision else self.model
 
     def manifest(self) -> dict[str, Any]:
         """What a run records about this endpoint: everything but the key (only its env var's name)."""
