@@ -228,6 +228,7 @@ def tokenizer_metadata(reader, path: Path) -> tuple[dict[str, Any], dict[str, An
 
 def build_tokenizer(reader, path: Path):
     """A transformers fast tokenizer with the chat template, built from the GGUF metadata alone."""
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # not "PyTorch was not found": torch is not needed
     from tokenizers import pre_tokenizers
     from transformers import PreTrainedTokenizerFast
     from transformers.integrations.gguf import convert_gguf_tokenizer

@@ -14,6 +14,7 @@ Keep weights float32 on the CPU: MLX's 4/8-bit and bfloat16 CPU kernels are slow
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import sys
 import time
@@ -25,7 +26,7 @@ OPENBLAS_CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
     "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
 )
-_openblas: str | None = None
+_prepared = False
 
 
 def openblas_path() -> str | None:
@@ -34,17 +35,19 @@ def openblas_path() -> str | None:
 
 
 def load_mlx() -> ModuleType:
-    """`mlx.core`, with OpenBLAS loaded first on Linux when present. Safe to call any number of times."""
-    global _openblas
-    if sys.platform == "linux" and "mlx.core" not in sys.modules and _openblas is None:
-        path = openblas_path()
-        if path is not None:
+    """`mlx.core`, with OpenBLAS loaded first on Linux when present. Cheap to call any number of times."""
+    global _prepared
+    if not _prepared:
+        _prepared = True
+        # mlx-lm imports transformers, which advises at import that torch is missing: true, and not needed here.
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        path = openblas_path() if sys.platform == "linux" else None
+        if path is not None and "mlx.core" not in sys.modules:
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            _openblas = path
-    elif sys.platform == "linux" and _openblas is None and openblas_path() and "libopenblas" not in blas_in_use():
-        warnings.warn("mlx.core was imported before distill's load_mlx(): MLX runs on its slow reference BLAS; "
-                      "import models.mlx_runtime and call load_mlx() before anything imports mlx or mlx_lm",
-                      stacklevel=2)
+        elif path is not None and "libopenblas" not in blas_in_use():
+            warnings.warn("mlx.core was imported before distill's load_mlx(): MLX runs on its slow reference BLAS; "
+                          "import models.mlx_runtime and call load_mlx() before anything imports mlx or mlx_lm",
+                          stacklevel=2)
     import mlx.core
 
     return mlx.core

