@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.endpoints import EndpointConfig  # noqa: E402
 from graphs.build import make_role  # noqa: E402
 from graphs.config import CorpusConfig  # noqa: E402
-from graphs.runner import run_corpus  # noqa: E402
+from graphs.corpus_run import run_corpus  # noqa: E402
 from store import Store  # noqa: E402
 from store.ingest import ingest  # noqa: E402
 

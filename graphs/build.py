@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from agents.chat import ChatClient
 from agents.endpoints import EndpointConfig, SamplingParams
 from agents.prompts import load_prompt
+from graphs.calls import Role
 from graphs.config import CorpusConfig
-from graphs.corpus_nodes import Role
-from graphs.runner import Tally, run_corpus
+from graphs.corpus_run import run_corpus
+from graphs.runner import Tally
 from store import Store
 
 

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.endpoints import EndpointConfig
+from graphs.runner import Pacing
 
 
 class CorpusConfig(BaseModel):
@@ -32,3 +33,6 @@ class CorpusConfig(BaseModel):
 
     # Fields that may differ when a run is resumed; every other field is part of the run's identity.
     PACING_FIELDS: ClassVar[frozenset[str]] = frozenset({"concurrency", "rpm", "tpm", "token_budget", "limit"})
+
+    def pacing(self) -> Pacing:
+        return Pacing(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, token_budget=self.token_budget)

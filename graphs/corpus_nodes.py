@@ -3,66 +3,35 @@ crash finds its row and makes no second call."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.chat import ChatCallError, ChatClient, Completion, Messages
-from agents.critic import CriticVerdict, critic_messages, parse_critic, redact
+from agents.critic import CriticReading, CriticVerdict, critic_messages, parse_critic, redact
 from agents.equivalence import Verdict, check_answer
-from agents.prompts import Prompt
 from agents.solver import FEEDBACK, read_solution, solver_messages
-from graphs.limits import Limits
+from graphs.calls import Caller, Role, call_key, tokens, usage
 from store import Store
-from store.corpus import (
-    find_attempt,
-    find_verdict,
-    insert_attempt,
-    insert_call_error,
-    insert_verdict,
-    outcome_statements,
-)
-from store.writer import AsyncWriter, Statement
+from store.corpus import find_attempt, find_verdict, insert_attempt, insert_verdict, outcome_statements
+from store.writer import Statement
 
-CALL_HEADER = "X-Distill-Call"  # sent with every request: servers and proxies can log or deduplicate by it
 CRITIC_MODES = ("rule", "llm", "cascade")
-
-
-class ProblemFailed(RuntimeError):
-    """The endpoint failed for good on this problem; the next run retries it."""
-
-
-def call_key(run: str, problem_id: str, role: str, attempt: int, prompt_version: str, model: str,
-             params: dict[str, Any]) -> str:
-    identity = [run, problem_id, role, attempt, prompt_version, model, params]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass
-class Role:
-    """A role as the loop uses it: client, prompt, and the identity that goes into cache keys."""
-
-    client: ChatClient
-    prompt: Prompt
-    model: str
-    params: dict[str, Any]
-    base_url: str = ""
 
 
 @dataclass
 class CorpusNodes:
-    run_name: str
     store: Store
-    writer: AsyncWriter
+    call: Caller
     solver: Role
     critic: Role | None  # None in critic mode "rule"
     critic_mode: str
     max_attempts: int
-    limits: Limits
     max_tokens_per_problem: int | None = None
     stored_keys: set[str] = field(default_factory=set)  # results stored before this process started
     _attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # this process's open attempts, by key
+
+    @property
+    def run_name(self) -> str:
+        return self.call.run_name
 
     # -- nodes ---------------------------------------------------------------------------------------------
     async def solve(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +41,7 @@ class CorpusNodes:
         if row is None:
             messages = solver_messages(self.solver.prompt, state["question"], state.get("answer"),
                                        state.get("critique"))
-            completion = await self._call(self.solver, messages, key, state, "solver")
+            completion = await self.call(self.solver, messages, key, state["problem_id"], attempt)
             solution = read_solution(completion)
             row = {
                 "call_key": key, "run_name": self.run_name, "problem_id": state["problem_id"], "attempt": attempt,
@@ -81,12 +50,12 @@ class CorpusNodes:
                 "content": completion.content, "reasoning": solution.reasoning,
                 "reasoning_source": completion.reasoning_source, "answer": solution.answer,
                 "answer_method": solution.answer_method, "answer_source": solution.answer_source,
-                **_usage(completion),
+                **usage(completion),
             }
-            await self.writer.write(insert_attempt(row))
+            await self.call.writer.write(insert_attempt(row))
             self._attempts[key] = row
         return {"attempt_key": key, "attempt_status": row["status"], "answer": row["answer"], "rule": None,
-                "critic": None, "tokens": state["tokens"] + _tokens(row)}
+                "critic": None, "tokens": state["tokens"] + tokens(row)}
 
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
@@ -102,21 +71,21 @@ class CorpusNodes:
             attempt = self._attempt(state["attempt_key"])
             messages = critic_messages(self.critic.prompt, state["question"], state["truth"], attempt["reasoning"],
                                        attempt["answer"])
-            completion = await self._call(self.critic, messages, key, state, "critic")
+            completion = await self.call(self.critic, messages, key, state["problem_id"], state["attempt"])
             reading = parse_critic(completion.content or completion.reasoning or "")
             if completion.failure:
                 reason = f"the critic's reply failed ({completion.failure})"
-                reading = type(reading)(CriticVerdict.UNPARSEABLE, reason)
+                reading = CriticReading(CriticVerdict.UNPARSEABLE, reason)
             row = {
                 "verdict_key": key, "run_name": self.run_name, "problem_id": state["problem_id"],
                 "attempt": state["attempt"], "judge": "critic", "verdict": reading.verdict.value,
                 "decided": self.critic_mode == "llm" or state["rule"] == Verdict.UNDECIDED.value,
                 "reason": reading.reason, "raw": completion.content, "model": self.critic.model,
                 "params": self.critic.params, "prompt_version": self.critic.prompt.version, "messages": messages,
-                **_usage(completion),
+                **usage(completion),
             }
-            await self.writer.write(self._rule_verdict(state), insert_verdict(row))
-        return {"critic": row["verdict"], "tokens": state["tokens"] + _tokens(row),
+            await self.call.writer.write(self._rule_verdict(state), insert_verdict(row))
+        return {"critic": row["verdict"], "tokens": state["tokens"] + tokens(row),
                 "critique": redact(row["reason"] or "", state["truth"]) if row["verdict"] == "reject" else None}
 
     async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +109,7 @@ class CorpusNodes:
             await self._finish(state, "abstained", reason)
             return {"outcome": "abstained", "reason": reason}
         if self.critic is None and state.get("rule"):
-            await self.writer.write(self._rule_verdict(state))
+            await self.call.writer.write(self._rule_verdict(state))
         return {"attempt": attempt + 1, "critique": self._feedback(state)}
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -162,8 +131,8 @@ class CorpusNodes:
     async def _finish(self, state: dict[str, Any], status: str, reason: str,
                       corpus_row: dict[str, Any] | None = None) -> None:
         rule = [self._rule_verdict(state)] if self.critic is None and state.get("rule") else []
-        await self.writer.write(*rule, *outcome_statements(self.run_name, state["problem_id"], status, reason,
-                                                           state["attempt"], corpus_row))
+        outcome = outcome_statements(self.run_name, state["problem_id"], status, reason, state["attempt"], corpus_row)
+        await self.call.writer.write(*rule, *outcome)
         for attempt in range(1, state["attempt"] + 1):
             self._attempts.pop(self._key(state, "solver", self.solver, attempt), None)
 
@@ -186,26 +155,3 @@ class CorpusNodes:
     def _key(self, state: dict[str, Any], role: str, spec: Role | None, attempt: int) -> str:
         return call_key(self.run_name, state["problem_id"], role, attempt, spec.prompt.version if spec else "",
                         spec.model if spec else "", spec.params if spec else {})
-
-    async def _call(self, role: Role, messages: Messages, key: str, state: dict[str, Any], name: str) -> Completion:
-        estimate = sum(len(m["content"]) for m in messages) // 4 + int(role.params.get("max_tokens", 1024))
-        async with self.limits.call(estimate) as record:
-            try:
-                completion = await role.client.complete(messages, headers={CALL_HEADER: key})
-            except ChatCallError as exc:
-                await self.writer.write(insert_call_error({
-                    "run_name": self.run_name, "problem_id": state["problem_id"], "role": name,
-                    "attempt": state["attempt"], "call_key": key, "error": str(exc)}))
-                raise ProblemFailed(str(exc)) from exc
-            record(completion.tokens)
-        return completion
-
-
-def _usage(completion: Completion) -> dict[str, Any]:
-    return {"finish_reason": completion.finish_reason, "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens, "latency_ms": round(completion.latency_ms, 2),
-            "retries": completion.retries}
-
-
-def _tokens(row: dict[str, Any]) -> int:
-    return (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)

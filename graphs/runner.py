@@ -1,12 +1,15 @@
-"""The runner: one graph thread per (run, problem), bounded concurrency, SQLite checkpoints beside the store,
-resume by rerunning, pruning of finished threads, and a tally for the progress display."""
+"""The runner every stage uses: one graph thread per work item, bounded concurrency, request limits and a token
+budget, SQLite checkpoints beside the store, resume by rerunning, pruning of finished threads, and a tally for
+the progress display. A stage (corpus, levels) says what its items, graph and outcomes are."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,43 +17,79 @@ from typing import Any
 
 import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from pydantic import BaseModel, ConfigDict, Field
 
-from graphs.config import CorpusConfig
-from graphs.corpus import build_corpus_graph, initial_state
-from graphs.corpus_nodes import CorpusNodes, ProblemFailed, Role
+from graphs.calls import Caller, ProblemFailed, Role
 from graphs.limits import BudgetExhausted, Limits
 from store import Store
-from store.corpus import (
-    finished_problem_ids,
-    outcome_statements,
-    problems_to_build,
-    register_run,
-    set_run_status,
-    stored_call_keys,
-    tokens_spent,
-)
-from store.manifest import distill_version, git_sha, package_versions
-from store.writer import AsyncWriter
+from store.writer import AsyncWriter, Statement
 
 log = logging.getLogger(__name__)
+
+
+class Pacing(BaseModel):
+    """How fast, not what: may change between resumes of the same run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(32, ge=1, le=1024, description="Work items in flight at once.")
+    rpm: float | None = Field(None, gt=0, description="Requests per minute, all roles together.")
+    tpm: float | None = Field(None, gt=0, description="Tokens per minute, all roles together.")
+    token_budget: int | None = Field(None, gt=0, description="Stop starting requests after this many tokens.")
 
 
 @dataclass
 class Tally:
     """Counts for the progress display and the final summary."""
 
+    outcomes: tuple[str, ...] = ("accepted", "abstained", "failed")
     total: int = 0
-    accepted: int = 0
-    abstained: int = 0
-    failed: int = 0
-    skipped_done: int = 0
+    counts: collections.Counter = field(default_factory=collections.Counter)
     tokens: int = 0
     stopped: str | None = None  # why the run stopped early (budget), None when it ran to the end
     errors: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> int:
-        return self.accepted + self.abstained + self.failed
+        return sum(self.counts.values())
+
+    def __getattr__(self, name: str) -> int:
+        if name in self.__dict__.get("outcomes", ()):
+            return self.counts[name]
+        raise AttributeError(name)
+
+
+class Stage(ABC):
+    """What the runner needs from a stage."""
+
+    run_name: str
+    outcomes: tuple[str, ...]  # the tally's counters; the last one counts failures
+    recursion_limit: int = 64
+
+    @abstractmethod
+    def roles(self) -> list[Role]: ...
+
+    @abstractmethod
+    def pending(self) -> list[dict[str, Any]]:
+        """Work items not finished yet (each has a unique 'problem_id')."""
+
+    @abstractmethod
+    def finished(self) -> set[str]:
+        """Items that reached a final outcome (their checkpoints are pruned)."""
+
+    @abstractmethod
+    def graph(self, caller: Caller, checkpointer: AsyncSqliteSaver) -> Any: ...
+
+    @abstractmethod
+    def initial_state(self, item: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def outcome(self, final_state: dict[str, Any]) -> str:
+        """One of `outcomes`, for the tally."""
+
+    @abstractmethod
+    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+        """Statements that record a failed item (the next run retries it)."""
 
 
 def checkpoint_path(store: Store) -> Path:
@@ -72,107 +111,73 @@ def thread_id(run_name: str, problem_id: str) -> str:
     return f"{run_name}::{problem_id}"
 
 
-def run_identity(config: CorpusConfig, solver: Role, critic: Role | None) -> dict[str, Any]:
-    """What decides a run's results; a resume must match it."""
-    def role(r: Role | None) -> dict[str, Any] | None:
-        return None if r is None else {"model": r.model, "params": r.params, "prompt": r.prompt.version}
-
-    settings = config.model_dump(mode="json", exclude=set(config.PACING_FIELDS) | {
-        "teacher", "critic", "prompts_dir", "solver_prompt", "critic_prompt"})
-    return {**settings, "solver": role(solver), "critic": role(critic)}
-
-
-def run_manifest(config: CorpusConfig, solver: Role, critic: Role | None) -> dict[str, Any]:
-    """Resolved configuration without secrets (endpoints carry only their key's env var name)."""
-    prompts = {r.prompt.role: {"path": r.prompt.path, "version": r.prompt.version, "sha256": r.prompt.sha256}
-               for r in (solver, critic) if r is not None}
-    return {"config": config.model_dump(mode="json"), "solver": {"model": solver.model, "base_url": solver.base_url},
-            "critic": critic and {"model": critic.model, "base_url": critic.base_url}, "prompts": prompts,
-            "packages": package_versions(), "distill_version": distill_version(), "git_sha": git_sha()}
-
-
-async def run_corpus(store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
-                     on_progress: Callable[[Tally], None] | None = None) -> Tally:
-    """Build (or resume) the corpus run `run_name`. Ctrl-C cancels cleanly: finished work stays stored."""
-    if (critic is None) != (config.critic_mode == "rule"):
-        raise ValueError(f"critic mode {config.critic_mode!r} {'needs' if critic is None else 'takes no'} critic")
-    register_run(store, run_name, "corpus", run_manifest(config, solver, critic), run_identity(config, solver, critic))
-    problems = problems_to_build(store, run_name, config.source, config.limit, config.include_duplicates)
-    tally = Tally(total=len(problems))
-    limits = Limits(config.rpm, config.tpm, config.token_budget, spent=tokens_spent(store, run_name))
-    for role in (solver, critic):
-        if role is not None:
-            role.client.before_request = limits.before_request
+async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: int = 0,
+                    on_progress: Callable[[Tally], None] | None = None) -> Tally:
+    """Run (or resume) every pending item of `stage`. Ctrl-C cancels cleanly: finished work stays stored."""
+    items = stage.pending()
+    tally = Tally(outcomes=stage.outcomes, total=len(items))
+    limits = Limits(pacing.rpm, pacing.tpm, pacing.token_budget, spent=tokens_spent)
+    for role in stage.roles():
+        role.client.before_request = limits.before_request
     writer = AsyncWriter(store)
-    nodes = CorpusNodes(run_name, store, writer, solver, critic, config.critic_mode, config.max_attempts, limits,
-                        config.max_tokens_per_problem, stored_keys=stored_call_keys(store, run_name))
+    caller = Caller(stage.run_name, writer, limits)
     notify = on_progress or (lambda _: None)
     try:
         async with open_checkpointer(checkpoint_path(store)) as saver:
-            await _prune_finished(saver, store, run_name)
-            graph = build_corpus_graph(nodes, saver)
-            gate = asyncio.Semaphore(config.concurrency)
-            graph_config = {"recursion_limit": 4 * config.max_attempts + 8}
+            await _prune_finished(saver, stage)
+            graph = stage.graph(caller, saver)
+            gate = asyncio.Semaphore(pacing.concurrency)
 
-            async def one(problem: dict[str, Any]) -> None:
+            async def one(item: dict[str, Any]) -> None:
                 async with gate:
                     if tally.stopped:
                         return
-                    await _solve_one(graph, saver, nodes, problem, graph_config, tally)
+                    await _run_item(graph, saver, stage, writer, item, tally)
                     tally.tokens = limits.spent
                     notify(tally)
 
             notify(tally)
-            await asyncio.gather(*(one(p) for p in problems))
+            await asyncio.gather(*(one(item) for item in items))
     finally:
         await writer.close()
-        for role in (solver, critic):
-            if role is not None:
-                await role.client.aclose()
-    unfinished = tally.total - tally.accepted - tally.abstained
-    set_run_status(store, run_name, "complete" if unfinished == 0 else "incomplete")
+        for role in stage.roles():
+            await role.client.aclose()
     return tally
 
 
-async def _solve_one(graph, saver: AsyncSqliteSaver, nodes: CorpusNodes, problem: dict[str, Any],
-                     graph_config: dict[str, Any], tally: Tally) -> None:
-    tid = thread_id(nodes.run_name, problem["problem_id"])
-    config = {**graph_config, "configurable": {"thread_id": tid}}
+async def _run_item(graph, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncWriter, item: dict[str, Any],
+                    tally: Tally) -> None:
+    tid = thread_id(stage.run_name, item["problem_id"])
+    config = {"recursion_limit": stage.recursion_limit, "configurable": {"thread_id": tid}}
+    failed = stage.outcomes[-1]
     try:
         snapshot = await graph.aget_state(config)
-        final = await graph.ainvoke(None if snapshot.next else initial_state(problem), config)
+        final = await graph.ainvoke(None if snapshot.next else stage.initial_state(item), config)
     except BudgetExhausted as exc:
         tally.stopped = str(exc)
         return  # the thread keeps its checkpoint: a rerun with a larger budget resumes it
     except ProblemFailed as exc:
-        await _fail(nodes, problem, f"endpoint: {exc}", tally)
-        return
+        reason = f"endpoint: {exc}"
     except Exception as exc:  # a bug must not sink a long run: record it, show it, carry on
-        log.error("problem %s: %s", problem["problem_id"], traceback.format_exc())
-        await _fail(nodes, problem, f"internal error: {type(exc).__name__}: {exc}", tally)
-        return
-    if final.get("outcome") == "accepted":
-        tally.accepted += 1
+        log.error("%s: %s", item["problem_id"], traceback.format_exc())
+        reason = f"internal error: {type(exc).__name__}: {exc}"
     else:
-        tally.abstained += 1
-    await saver.adelete_thread(tid)
+        tally.counts[stage.outcome(final)] += 1
+        await saver.adelete_thread(tid)
+        return
+    await writer.write(*stage.failure(item, reason))
+    tally.counts[failed] += 1
+    tally.errors.append(f"{item['problem_id']}: {reason}")
 
 
-async def _fail(nodes: CorpusNodes, problem: dict[str, Any], reason: str, tally: Tally) -> None:
-    attempts = nodes.store.scalar("SELECT count(*) FROM attempts WHERE run_name = ? AND problem_id = ?",
-                                  [nodes.run_name, problem["problem_id"]])
-    await nodes.writer.write(*outcome_statements(nodes.run_name, problem["problem_id"], "failed", reason, attempts))
-    tally.failed += 1
-    tally.errors.append(f"{problem['problem_id']}: {reason}")
-
-
-async def _prune_finished(saver: AsyncSqliteSaver, store: Store, run_name: str) -> None:
-    """Drop checkpoints of threads whose problem already has an outcome (e.g. after a crash at the very end)."""
+async def _prune_finished(saver: AsyncSqliteSaver, stage: Stage) -> None:
+    """Drop checkpoints of threads whose item already has an outcome (e.g. after a crash at the very end)."""
     await saver.setup()
-    finished = finished_problem_ids(store, run_name)
-    async with saver.conn.execute("SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id LIKE ?",
-                                  [f"{run_name}::%"]) as cursor:
+    finished = stage.finished()
+    prefix = thread_id(stage.run_name, "")
+    async with saver.conn.execute("SELECT DISTINCT thread_id FROM checkpoints WHERE substr(thread_id, 1, ?) = ?",
+                                  [len(prefix), prefix]) as cursor:
         threads = [row[0] async for row in cursor]
     for tid in threads:
-        if tid.split("::", 1)[1] in finished:
+        if tid[len(prefix):] in finished:
             await saver.adelete_thread(tid)

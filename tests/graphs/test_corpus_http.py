@@ -16,7 +16,7 @@ import pytest
 from agents.endpoints import EndpointConfig, SamplingParams
 from graphs.build import make_role
 from graphs.config import CorpusConfig
-from graphs.runner import run_corpus
+from graphs.corpus_run import run_corpus
 from store import Store
 from store.ingest import ingest
 from tests.support.openai_server import OpenAIServer, Reply, is_critic, user_text

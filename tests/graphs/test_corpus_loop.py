@@ -7,7 +7,8 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from graphs.config import CorpusConfig
-from graphs.runner import checkpoint_path, run_corpus
+from graphs.corpus_run import run_corpus
+from graphs.runner import checkpoint_path
 from store import StoreError
 from tests.support.corpus_fakes import calls, scripted_role, seed_problems, solver_by_question
 

@@ -14,7 +14,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agents.chat import ChatClient
 from agents.prompts import load_prompt
-from graphs.corpus_nodes import Role
+from graphs.calls import Role
 from store.ingest import ingest
 
 PROBLEMS = [

@@ -1,0 +1,85 @@
+"""The corpus stage for the runner: which problems, which graph, what counts as done, what a run records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphs.calls import Caller, Role
+from graphs.config import CorpusConfig
+from graphs.corpus import build_corpus_graph, initial_state
+from graphs.corpus_nodes import CorpusNodes
+from graphs.runner import Stage, Tally, run_stage
+from store import Store
+from store.corpus import (
+    finished_problem_ids,
+    outcome_statements,
+    problems_to_build,
+    register_run,
+    set_run_status,
+    stored_call_keys,
+    tokens_spent,
+)
+from store.manifest import distill_version, git_sha, package_versions
+from store.writer import Statement
+
+
+class CorpusStage(Stage):
+    outcomes = ("accepted", "abstained", "failed")
+
+    def __init__(self, store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None):
+        if (critic is None) != (config.critic_mode == "rule"):
+            raise ValueError(f"critic mode {config.critic_mode!r} {'needs' if critic is None else 'takes no'} critic")
+        self.store, self.run_name, self.config, self.solver, self.critic = store, run_name, config, solver, critic
+        self.recursion_limit = 4 * config.max_attempts + 8
+
+    def roles(self) -> list[Role]:
+        return [r for r in (self.solver, self.critic) if r is not None]
+
+    def pending(self) -> list[dict[str, Any]]:
+        return problems_to_build(self.store, self.run_name, self.config.source, self.config.limit,
+                                 self.config.include_duplicates)
+
+    def finished(self) -> set[str]:
+        return finished_problem_ids(self.store, self.run_name)
+
+    def graph(self, caller: Caller, checkpointer: Any) -> Any:
+        nodes = CorpusNodes(self.store, caller, self.solver, self.critic, self.config.critic_mode,
+                            self.config.max_attempts, self.config.max_tokens_per_problem,
+                            stored_keys=stored_call_keys(self.store, self.run_name))
+        return build_corpus_graph(nodes, checkpointer)
+
+    def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
+        return initial_state(item)
+
+    def outcome(self, final_state: dict[str, Any]) -> str:
+        return "accepted" if final_state.get("outcome") == "accepted" else "abstained"
+
+    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+        attempts = self.store.scalar("SELECT count(*) FROM attempts WHERE run_name = ? AND problem_id = ?",
+                                     [self.run_name, item["problem_id"]])
+        return outcome_statements(self.run_name, item["problem_id"], "failed", reason, attempts)
+
+    def identity(self) -> dict[str, Any]:
+        """What decides a run's results; a resume must match it."""
+        settings = self.config.model_dump(mode="json", exclude=set(self.config.PACING_FIELDS) | {
+            "teacher", "critic", "prompts_dir", "solver_prompt", "critic_prompt"})
+        return {**settings, "solver": self.solver.identity(), "critic": self.critic and self.critic.identity()}
+
+    def manifest(self) -> dict[str, Any]:
+        """Resolved configuration without secrets (endpoints carry only their key's env var name)."""
+        prompts = {r.prompt.role: {"path": r.prompt.path, "version": r.prompt.version, "sha256": r.prompt.sha256}
+                   for r in self.roles()}
+        endpoints = {r.prompt.role: {"model": r.model, "base_url": r.base_url} for r in self.roles()}
+        return {"config": self.config.model_dump(mode="json"), "endpoints": endpoints, "prompts": prompts,
+                "packages": package_versions(), "distill_version": distill_version(), "git_sha": git_sha()}
+
+
+async def run_corpus(store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
+                     on_progress=None) -> Tally:
+    """Build (or resume) the corpus run `run_name`."""
+    stage = CorpusStage(store, run_name, config, solver, critic)
+    register_run(store, run_name, "corpus", stage.manifest(), stage.identity())
+    tally = await run_stage(store, stage, config.pacing(), tokens_spent(store, run_name), on_progress)
+    unfinished = tally.total - tally.accepted - tally.abstained
+    set_run_status(store, run_name, "complete" if unfinished == 0 else "incomplete")
+    return tally
