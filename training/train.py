@@ -62,19 +62,21 @@ def train_level(store: Store, run_name: str, level: str, config: TrainConfig, *,
         export = db.export_by_id(store, result.export_id)
     verify_export(export)
     model_dir = resolve_mlx_dir(config.model)
-    _, tokenizer = load_mlx_model(model_dir)
+    loaded = [load_mlx_model(model_dir)]  # the first seed trains this one; later seeds load a fresh copy
+    tokenizer = loaded[0][1]
     data = prepare(Path(export["folder"]), tokenizer, mask_prompt=config.mask_prompt,
                    max_seq_length=config.max_seq_length, cap=config.max_seq_length_cap)
     log(f"data: {data.summary()}")
     if data.truncated["train"] or data.truncated["valid"]:
         log(f"warning: {data.truncated['train']} train and {data.truncated['valid']} valid examples are longer than "
             f"max_seq_length {data.max_seq_length} and are cut at it")
-    return [_train_seed(store, run_name, level, config, seed, export, model_dir, data, restart=restart, log=log)
-            for seed in config.seeds]
+    return [_train_seed(store, run_name, level, config, seed, export, model_dir, data, restart=restart, log=log,
+                        fresh_model=loaded.pop() if loaded else None) for seed in config.seeds]
 
 
 def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, seed: int, export: dict[str, Any],
-                model_dir: Path, data: PreparedData, *, restart: bool, log: Log) -> TrainOutcome:
+                model_dir: Path, data: PreparedData, *, restart: bool, log: Log,
+                fresh_model: tuple[Any, Any] | None = None) -> TrainOutcome:
     adapter_dir = adapter_dir_for(config, run_name, level, seed)
     existing = db.training_run(store, run_name, level, config.split_seed, seed)
     if existing is not None and restart:
@@ -124,7 +126,7 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
                            best_iteration=state.best_iteration, best_val_loss=state.best_val_loss,
                            seconds=state.seconds)
 
-    model, _ = load_mlx_model(model_dir)
+    model, _ = fresh_model or load_mlx_model(model_dir)
     loop = Loop(model, data, config, seed=seed, adapter_dir=adapter_dir, model_path=str(model_dir),
                 data_hashes=hashes, sink=sink, preflight=preflight, log=lambda line: log(f"seed {seed}: {line}"))
     if existing is not None:
