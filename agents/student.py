@@ -32,3 +32,22 @@ def training_example(question: str, reasoning: str, answer: str) -> dict[str, li
     """One line of mlx-lm chat JSONL."""
     return {"messages": [*student_messages(question), {"role": "assistant", "content": assistant_target(reasoning,
                                                                                                         answer)}]}
+
+
+def student_token_counter(tokenizer_dir: str | None = None):
+    """`count(text) -> int` in the student's tokenizer (default: the default student's MLX directory), or None
+    when that tokenizer is not installed (`distill models setup`)."""
+    from pathlib import Path
+
+    from models.registry import default_student_mlx_dir
+
+    folder = Path(tokenizer_dir) if tokenizer_dir else default_student_mlx_dir()
+    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        return None
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no "PyTorch was not found" notice: not needed here
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from distill.commands import corpus_commands, model_commands, store_commands, training_commands
+from distill.commands import corpus_commands, levels_commands, model_commands, store_commands, training_commands
 
 # Never show local variables in tracebacks: they may hold API keys.
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
 store_commands.register(app)
 corpus_commands.register(app)
+levels_commands.register(app)
 model_commands.register(app)
 training_commands.register(app)
 

@@ -1,4 +1,4 @@
-"""`distill build` as a function: resolve endpoints and prompts into roles, then run the corpus loop."""
+"""`distill build` and `distill levels` as functions: resolve endpoints and prompts into roles, then run."""
 
 from __future__ import annotations
 
@@ -9,17 +9,25 @@ from collections.abc import Callable, Iterator
 from agents.chat import ChatClient
 from agents.endpoints import EndpointConfig, SamplingParams
 from agents.prompts import load_prompt
+from agents.student import student_token_counter
 from graphs.calls import Role
 from graphs.config import CorpusConfig
 from graphs.corpus_run import run_corpus
+from graphs.levels import LevelsConfig, run_levels
 from graphs.runner import Tally
 from store import Store
 
 
+def role_for(name: str, endpoint: EndpointConfig, prompts_dir=None, prompt_file=None) -> Role:
+    """A role from an endpoint and its prompt file (default: the packaged prompt)."""
+    return Role(client=ChatClient.from_endpoint(endpoint), prompt=load_prompt(name, prompts_dir, prompt_file),
+                model=endpoint.identity, params=endpoint.sampling.model_dump(exclude_none=True),
+                base_url=endpoint.base_url)
+
+
 def make_role(name: str, endpoint: EndpointConfig, config: CorpusConfig) -> Role:
-    prompt = load_prompt(name, config.prompts_dir, config.solver_prompt if name == "solver" else config.critic_prompt)
-    return Role(client=ChatClient.from_endpoint(endpoint), prompt=prompt, model=endpoint.identity,
-                params=endpoint.sampling.model_dump(exclude_none=True), base_url=endpoint.base_url)
+    return role_for(name, endpoint, config.prompts_dir,
+                    config.solver_prompt if name == "solver" else config.critic_prompt)
 
 
 # The local teacher (a 0.5B instruct model) answers short problems within this; llama.cpp serves one request at a
@@ -40,20 +48,32 @@ def local_teacher_endpoint() -> Iterator[EndpointConfig]:
 
 
 @contextlib.contextmanager
-def teacher_endpoint(config: CorpusConfig) -> Iterator[EndpointConfig]:
-    """The configured teacher, or the local default teacher served by llama.cpp for the duration."""
-    if config.teacher is not None:
-        yield config.teacher
-        return
-    with local_teacher_endpoint() as endpoint:
+def endpoint_or_local(endpoint: EndpointConfig | None) -> Iterator[EndpointConfig]:
+    """The configured endpoint, or the local default teacher served by llama.cpp for the duration."""
+    if endpoint is not None:
         yield endpoint
+        return
+    with local_teacher_endpoint() as local:
+        yield local
 
 
 def build_corpus(store: Store, run_name: str, config: CorpusConfig,
                  on_progress: Callable[[Tally], None] | None = None) -> Tally:
     if config.teacher is None and "concurrency" not in config.model_fields_set:
         config = config.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
-    with teacher_endpoint(config) as teacher:
+    with endpoint_or_local(config.teacher) as teacher:
         solver = make_role("solver", teacher, config)
         critic = None if config.critic_mode == "rule" else make_role("critic", config.critic or teacher, config)
         return asyncio.run(run_corpus(store, run_name, config, solver, critic, on_progress))
+
+
+def build_levels(store: Store, corpus_run: str, config: LevelsConfig,
+                 on_progress: Callable[[Tally], None] | None = None) -> Tally:
+    """`distill levels`: R1..R6 for a corpus run, compressed by the configured endpoint or the local teacher."""
+    if config.compressor is None and "concurrency" not in config.pacing.model_fields_set:
+        pacing = config.pacing.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
+        config = config.model_copy(update={"pacing": pacing})
+    with endpoint_or_local(config.compressor) as endpoint:
+        compressor = role_for("compressor", endpoint, config.prompts_dir, config.compressor_prompt)
+        count_tokens = student_token_counter() or (lambda text: None)
+        return asyncio.run(run_levels(store, corpus_run, config, compressor, count_tokens, on_progress))

@@ -91,12 +91,12 @@ def find_verdict(store: Store, verdict_key: str) -> dict[str, Any] | None:
 
 
 def insert_attempt(row: dict[str, Any]) -> Statement:
-    return insert_statement("attempts", _json_fields(row, "params", "messages"))
+    return insert_statement("attempts", json_fields(row, "params", "messages"))
 
 
 def insert_verdict(row: dict[str, Any]) -> Statement:
     """Idempotent: a replayed node writes the same verdict again and nothing changes."""
-    return insert_statement("verdicts", _json_fields(row, "params", "messages"), "OR IGNORE")
+    return insert_statement("verdicts", json_fields(row, "params", "messages"), "OR IGNORE")
 
 
 def insert_call_error(row: dict[str, Any]) -> Statement:
@@ -122,6 +122,6 @@ def tokens_spent(store: Store, run_name: str) -> int:
         " WHERE run_name = ? AND judge = 'critic')", [run_name, run_name]))
 
 
-def _json_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
+def json_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: (json.dumps(v, ensure_ascii=False) if k in names and v is not None and not isinstance(v, str) else v)
             for k, v in row.items()}

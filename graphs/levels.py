@@ -1,0 +1,198 @@
+"""Reasoning levels, one LangGraph thread per accepted corpus row:
+
+    seed (R1 = the accepted reasoning) ──▶ compress ──▶ decide ──▶ next level | retry | end
+                                              ▲            │
+                                              └────────────┘
+
+Each of R2..R6 is compressed from the last good level toward its word budget and kept only if it passes the
+checks in agents/compressor.py; after `max_attempts` it is recorded as failed with the reason (never copied
+from the level before), and the next level is compressed from the last good one. Runs on graphs.runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.compressor import DEFAULT_RATIOS, LEVELS, compressor_messages, count_words, read_compression, target_words
+from agents.endpoints import EndpointConfig
+from graphs.calls import Caller, Role, usage
+from graphs.runner import Pacing, Stage, Tally, run_stage
+from store import Store
+from store.corpus import register_run, set_run_status
+from store.levels import (
+    find_level_attempt,
+    insert_level,
+    insert_level_attempt,
+    level_tokens_spent,
+    levels_to_build,
+    problems_with_all_levels,
+    stored_level_keys,
+)
+from store.manifest import distill_version, git_sha, package_versions
+from store.writer import Statement
+
+TokenCounter = Callable[[str], int | None]
+
+
+class LevelsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    compressor: EndpointConfig | None = Field(None, description="None: the local default teacher.")
+    prompts_dir: str | None = None
+    compressor_prompt: str | None = None
+    ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RATIOS))
+    max_attempts: int = Field(3, ge=1, le=10)
+    limit: int | None = Field(None, gt=0)
+    pacing: Pacing = Pacing()
+
+
+class LevelsState(TypedDict, total=False):
+    problem_id: str
+    question: str
+    truth: str
+    answer: str  # the accepted answer, which every level keeps
+    reasoning: str  # R1: the accepted reasoning
+    level: str  # the level being made, R2..R6, or "done"
+    base_level: str  # the last good level, which it is compressed from
+    base_text: str
+    base_words: int
+    r1_words: int
+    attempt: int
+    feedback: str | None
+    last: dict[str, Any] | None  # the newest compressor reply, checked
+    failed: int
+
+
+@dataclass
+class LevelNodes:
+    store: Store
+    call: Caller
+    compressor: Role
+    corpus_run: str
+    ratios: dict[str, float]
+    max_attempts: int
+    count_tokens: TokenCounter
+    stored_keys: set[str] = field(default_factory=set)
+
+    async def seed(self, state: dict[str, Any]) -> dict[str, Any]:
+        text = state["reasoning"]
+        words = count_words(text)
+        await self.call.writer.write(insert_level({
+            "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": "R1", "status": "ok",
+            "text": text, "answer": state["answer"], "words": words, "tokens": self.count_tokens(text),
+            "target_words": None, "source_level": None, "attempts": 1, "reason": None, "call_key": None}))
+        return {"level": "R2", "base_level": "R1", "base_text": text, "base_words": words, "r1_words": words,
+                "attempt": 1, "feedback": None, "last": None, "failed": 0}
+
+    async def compress(self, state: dict[str, Any]) -> dict[str, Any]:
+        level, attempt = state["level"], state["attempt"]
+        key = self.compressor.key(self.call.run_name, state["problem_id"], f"{level}#{attempt}")
+        row = find_level_attempt(self.store, key) if key in self.stored_keys else None
+        if row is None:
+            target = target_words(state["r1_words"], level, self.ratios)
+            messages = compressor_messages(self.compressor.prompt, state["question"], state["base_text"],
+                                           state["answer"], level, target, state["feedback"])
+            completion = await self.call(self.compressor, messages, key, state["problem_id"], attempt)
+            result = read_compression(completion, state["truth"], state["base_words"], level)
+            row = {"call_key": key, "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
+                   "attempt": attempt, "model": self.compressor.model, "params": self.compressor.params,
+                   "prompt_version": self.compressor.prompt.version, "messages": messages,
+                   "content": completion.content, "text": result.text, "answer": result.answer,
+                   "words": result.words, "passed": result.passed, "reason": result.reason, **usage(completion)}
+            await self.call.writer.write(insert_level_attempt(row))
+        last = {k: row[k] for k in ("call_key", "text", "answer", "words", "passed", "reason")}
+        return {"last": last}
+
+    async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
+        level, attempt, last = state["level"], state["attempt"], state["last"]
+        if not last["passed"] and attempt < self.max_attempts:
+            return {"attempt": attempt + 1, "feedback": last["reason"]}
+        row = {"run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
+               "target_words": target_words(state["r1_words"], level, self.ratios),
+               "source_level": state["base_level"], "attempts": attempt, "call_key": last["call_key"]}
+        following = LEVELS[LEVELS.index(level) + 1] if level != LEVELS[-1] else "done"
+        update = {"level": following, "attempt": 1, "feedback": None, "last": None}
+        if last["passed"]:
+            row.update(status="ok", text=last["text"], answer=last["answer"], words=last["words"],
+                       tokens=self.count_tokens(last["text"]), reason=None)
+            update.update(base_level=level, base_text=last["text"], base_words=last["words"])
+        else:
+            row.update(status="failed", text=None, answer=None, words=None, tokens=None,
+                       reason=f"{attempt} attempt(s): {last['reason']}")
+            update["failed"] = state["failed"] + 1
+        await self.call.writer.write(insert_level(row))
+        return update
+
+
+def build_levels_graph(nodes: LevelNodes, checkpointer: Any = None):
+    graph = StateGraph(LevelsState)
+    graph.add_node("seed", nodes.seed)
+    graph.add_node("compress", nodes.compress)
+    graph.add_node("decide", nodes.decide)
+    graph.add_edge(START, "seed")
+    graph.add_edge("seed", "compress")
+    graph.add_edge("compress", "decide")
+    graph.add_conditional_edges("decide", lambda s: END if s["level"] == "done" else "compress", ["compress", END])
+    return graph.compile(checkpointer=checkpointer)
+
+
+class LevelsStage(Stage):
+    outcomes = ("complete", "partial", "failed")
+
+    def __init__(self, store: Store, corpus_run: str, config: LevelsConfig, compressor: Role,
+                 count_tokens: TokenCounter):
+        self.store, self.corpus_run, self.config, self.compressor = store, corpus_run, config, compressor
+        self.count_tokens = count_tokens
+        self.run_name = f"{corpus_run}:levels"
+        self.recursion_limit = 2 * len(LEVELS) * (config.max_attempts + 1) + 8
+
+    def roles(self) -> list[Role]:
+        return [self.compressor]
+
+    def pending(self) -> list[dict[str, Any]]:
+        return levels_to_build(self.store, self.corpus_run, self.config.limit)
+
+    def finished(self) -> set[str]:
+        return problems_with_all_levels(self.store, self.corpus_run)
+
+    def graph(self, caller: Caller, checkpointer: Any) -> Any:
+        nodes = LevelNodes(self.store, caller, self.compressor, self.corpus_run, self.config.ratios,
+                           self.config.max_attempts, self.count_tokens, stored_level_keys(self.store, self.corpus_run))
+        return build_levels_graph(nodes, checkpointer)
+
+    def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {**item}
+
+    def outcome(self, final_state: dict[str, Any]) -> str:
+        return "partial" if final_state.get("failed") else "complete"
+
+    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+        return []  # the endpoint error is in call_errors; the missing levels are made by the next run
+
+    def identity(self) -> dict[str, Any]:
+        return {"compressor": self.compressor.identity(), "ratios": self.config.ratios,
+                "max_attempts": self.config.max_attempts}
+
+    def manifest(self) -> dict[str, Any]:
+        prompt = self.compressor.prompt
+        return {"config": self.config.model_dump(mode="json"), "corpus_run": self.corpus_run,
+                "endpoints": {"compressor": {"model": self.compressor.model, "base_url": self.compressor.base_url}},
+                "prompts": {"compressor": {"path": prompt.path, "version": prompt.version, "sha256": prompt.sha256}},
+                "packages": package_versions(), "distill_version": distill_version(), "git_sha": git_sha()}
+
+
+async def run_levels(store: Store, corpus_run: str, config: LevelsConfig, compressor: Role,
+                     count_tokens: TokenCounter, on_progress=None) -> Tally:
+    """Make (or resume) R1..R6 for every accepted row of the corpus run `corpus_run`."""
+    if not store.scalar("SELECT count(*) FROM runs WHERE run_name = ? AND kind = 'corpus'", [corpus_run]):
+        raise ValueError(f"no corpus run {corpus_run!r}: build it first (`distill build --run {corpus_run}`)")
+    stage = LevelsStage(store, corpus_run, config, compressor, count_tokens)
+    register_run(store, stage.run_name, "levels", stage.manifest(), stage.identity())
+    tally = await run_stage(store, stage, config.pacing, level_tokens_spent(store, corpus_run), on_progress)
+    set_run_status(store, stage.run_name, "complete" if tally.failed == 0 and not tally.stopped else "incomplete")
+    return tally
