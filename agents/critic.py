@@ -77,7 +77,8 @@ def _reason(text: str) -> str:
             return str(data["reason"])[:1000]
     except (TypeError, json.JSONDecodeError):
         pass
-    return text.strip()[:1000]
+    rest = _FIRST_WORD.sub("", _VERDICT_LINE.sub("", text), count=1)  # the reply without its verdict word
+    return rest.strip().lstrip(".:-*– ").strip()[:1000] or text.strip()[:1000]
 
 
 def redact(text: str, reference_answer: str) -> str:
