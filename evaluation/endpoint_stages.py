@@ -1,0 +1,187 @@
+"""Endpoint work of an evaluation, as stages of the one runner (graphs.runner): the teacher answering a problem
+set, and the judge deciding what the rule could not. Calls are keyed and limited by graphs.calls; a stored row
+is the cache (a rerun finds it and makes no call); failures are in `call_errors` and retried by the next run.
+
+    teacher:  START ──▶ answer ──▶ END        (one thread per problem)
+    judge:    START ──▶ judge  ──▶ END        (one thread per undecided answer)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+from agents.judge import JudgeVerdict, judge_messages, parse_judge
+from agents.prompts import Prompt
+from agents.student import STUDENT_SYSTEM_PROMPT, student_messages
+from evaluation.grading import answer_row
+from graphs.calls import Caller, Role, usage
+from graphs.runner import Pacing, Stage, Tally, run_stage
+from store import Store
+from store.evaluation import (
+    insert_item,
+    insert_judgement,
+    stored_judgement_keys,
+    stored_problem_ids,
+    undecided_items,
+)
+from store.writer import Statement
+
+
+def student_prompt() -> Prompt:
+    """The student's chat format as a prompt: what the teacher is asked in evaluation, exactly as a student is.
+    Its content hash goes into every call key."""
+    user = "{{question}}"
+    return Prompt(role="student", path="agents/student.py", text=f"{STUDENT_SYSTEM_PROMPT}\n{user}",
+                  sections={"system": STUDENT_SYSTEM_PROMPT, "user": user})
+
+
+def _single_node_graph(state: type, name: str, node: Any, checkpointer: Any):
+    graph = StateGraph(state)
+    graph.add_node(name, node)
+    graph.add_edge(START, name)
+    graph.add_edge(name, END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+class AnswerState(TypedDict, total=False):
+    problem_id: str
+    question: str
+    answer: str  # the gold answer
+    truncated: bool
+
+
+class JudgeState(TypedDict, total=False):
+    problem_id: str  # the runner's item id: '<evaluation_id>/<problem_id>'
+    real_problem_id: str
+    evaluation_id: int
+    key: str
+    question: str
+    gold: str
+    response: str
+    answer: str | None
+    verdict: str
+
+
+class TeacherStage(Stage):
+    """An endpoint model answers the problems of one evaluation (one `eval_items` row each)."""
+
+    outcomes = ("answered", "truncated", "failed")
+
+    def __init__(self, store: Store, evaluation: dict[str, Any], problems: list[dict[str, Any]], role: Role):
+        self.store, self.evaluation, self.problems, self.role = store, evaluation, problems, role
+        self.evaluation_id = evaluation["evaluation_id"]
+        self.run_name = f"{evaluation['run_name']}:eval:{self.evaluation_id}"
+
+    def roles(self) -> list[Role]:
+        return [self.role]
+
+    def pending(self) -> list[dict[str, Any]]:
+        done = self.finished()
+        return [p for p in self.problems if p["problem_id"] not in done]
+
+    def finished(self) -> set[str]:
+        return stored_problem_ids(self.store, self.evaluation_id)
+
+    def graph(self, caller: Caller, checkpointer: Any) -> Any:
+        async def answer(state: dict[str, Any]) -> dict[str, Any]:
+            messages = student_messages(state["question"])
+            key = self.role.key(self.run_name, state["problem_id"], "answer")
+            completion = await caller(self.role, messages, key, state["problem_id"], 1)
+            truncated = completion.finish_reason == "length"
+            row = answer_row(completion.content, state["answer"], truncated=truncated,
+                             reasoning=completion.reasoning if completion.reasoning_source else None)
+            calls = usage(completion)
+            await caller.writer.write(insert_item({
+                "evaluation_id": self.evaluation_id, "problem_id": state["problem_id"], **row,
+                "finish_reason": completion.finish_reason, "prompt_tokens": calls["prompt_tokens"],
+                "tokens": calls["completion_tokens"], "latency_ms": calls["latency_ms"], "batch_size": 1,
+                "call_key": key}))
+            return {"truncated": truncated}
+
+        return _single_node_graph(AnswerState, "answer", answer, checkpointer)
+
+    def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: item[k] for k in ("problem_id", "question", "answer")}
+
+    def outcome(self, final_state: dict[str, Any]) -> str:
+        return "truncated" if final_state.get("truncated") else "answered"
+
+    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+        return []  # the error is in call_errors; the next run asks again
+
+
+def judgement_key(role: Role, run_name: str, item: dict[str, Any]) -> str:
+    """Keyed by the judge (model, prompt, params) and by what it judges (the response and its answer)."""
+    judged = hashlib.sha256(f"{item['response']}\x00{item['answer']}".encode()).hexdigest()[:16]
+    return role.key(run_name, f"{item['evaluation_id']}/{item['problem_id']}", judged)
+
+
+class JudgeStage(Stage):
+    """The judge reads every answer of the given evaluations that the rule left undecided and that this judge
+    (model, prompt, params) has not judged yet."""
+
+    outcomes = ("correct", "incorrect", "unparseable", "failed")
+
+    def __init__(self, store: Store, run_name: str, evaluation_ids: list[int], role: Role):
+        self.store, self.evaluation_ids, self.role = store, evaluation_ids, role
+        self.run_name = f"{run_name}:eval-judge"
+
+    def roles(self) -> list[Role]:
+        return [self.role]
+
+    def _items(self) -> list[dict[str, Any]]:
+        items = undecided_items(self.store, self.evaluation_ids)
+        for item in items:
+            item["key"] = judgement_key(self.role, self.run_name, item)
+            item["item_id"] = f"{item['evaluation_id']}/{item['problem_id']}"
+        return items
+
+    def pending(self) -> list[dict[str, Any]]:
+        stored = stored_judgement_keys(self.store, self.evaluation_ids)
+        # the runner names threads by 'problem_id': here one answer of one evaluation
+        return [{**item, "problem_id": item["item_id"], "real_problem_id": item["problem_id"]}
+                for item in self._items() if item["key"] not in stored]
+
+    def finished(self) -> set[str]:
+        stored = stored_judgement_keys(self.store, self.evaluation_ids)
+        return {item["item_id"] for item in self._items() if item["key"] in stored}
+
+    def graph(self, caller: Caller, checkpointer: Any) -> Any:
+        async def judge(state: dict[str, Any]) -> dict[str, Any]:
+            messages = judge_messages(self.role.prompt, state["question"], state["gold"], state["response"],
+                                      state["answer"])
+            completion = await caller(self.role, messages, state["key"], state["problem_id"], 1)
+            reading = parse_judge(completion.content)
+            await caller.writer.write(insert_judgement({
+                "call_key": state["key"], "evaluation_id": state["evaluation_id"],
+                "problem_id": state["real_problem_id"], "model": self.role.model, "params": self.role.params,
+                "prompt_version": self.role.prompt.version, "messages": messages, "content": completion.content,
+                "verdict": str(reading.verdict), "reason": reading.reason, **usage(completion)}))
+            return {"verdict": str(reading.verdict)}
+
+        return _single_node_graph(JudgeState, "judge", judge, checkpointer)
+
+    def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: item[k] for k in JudgeState.__annotations__ if k in item}
+
+    def outcome(self, final_state: dict[str, Any]) -> str:
+        verdict = final_state.get("verdict")
+        return verdict if verdict in (JudgeVerdict.CORRECT, JudgeVerdict.INCORRECT) else "unparseable"
+
+    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+        return []
+
+
+async def answer_with_endpoint(store: Store, evaluation: dict[str, Any], problems: list[dict[str, Any]], role: Role,
+                               pacing: Pacing, on_progress=None) -> Tally:
+    """The teacher (any endpoint) answers the evaluation's problems not answered yet."""
+    return await run_stage(store, TeacherStage(store, evaluation, problems, role), pacing, on_progress=on_progress)
+
+
+async def judge_undecided(store: Store, run_name: str, evaluation_ids: list[int], role: Role, pacing: Pacing,
+                          on_progress=None) -> Tally:
+    """The judge decides, where it can, the answers the rule left undecided."""
+    return await run_stage(store, JudgeStage(store, run_name, evaluation_ids, role), pacing, on_progress=on_progress)
