@@ -53,7 +53,10 @@ def mlx_checks() -> list[Check]:
     checks = [Check("mlx device", "ok", str(mx.default_device()))]
     mapped = blas_in_use()
     speed = f"float32 matmul {matmul_gflops():.0f} GFLOP/s"
-    if sys.platform != "linux" or "libopenblas" in mapped:
+    openblas = [name for name in mapped.split(", ") if name.startswith("libopenblas")]
+    if openblas:  # MLX's own reference libblas stays mapped, but its symbols now resolve to OpenBLAS
+        checks.append(Check("blas", "ok", f"OpenBLAS ({openblas[0]}) loaded before MLX; {speed}"))
+    elif sys.platform != "linux":
         checks.append(Check("blas", "ok", f"{mapped}; {speed}"))
     elif openblas_path() is None:
         checks.append(Check("blas", "warn", f"{mapped} (reference BLAS, slow); {speed}; install Debian's "
