@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+import distill.commands.evaluation_commands as evaluation_commands
 from distill.commands import corpus_commands, levels_commands, model_commands, store_commands, training_commands
 
 # Never show local variables in tracebacks: they may hold API keys.
@@ -13,6 +14,7 @@ corpus_commands.register(app)
 levels_commands.register(app)
 model_commands.register(app)
 training_commands.register(app)
+evaluation_commands.register(app)
 
 
 def main() -> None:

@@ -73,3 +73,75 @@ def write_scripted_model(path: Path, texts: list[str], chain: list[str] = ANSWER
     mx.save_safetensors(str(path / "model.safetensors"), weights, metadata={"format": "mlx"})
     (path / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": False}, indent=2))
     return path
+
+
+# The crafted study: 5 O'Bryan-like problems (two sections, two years) answered by base, teacher and students R1
+# (3 seeds) and R2 (2 seeds). Outcome letters: c correct, i incorrect, u undecided, t truncated.
+STUDY_PROBLEMS = [
+    {"id": "p1", "year": 2001, "section": "alpha", "question": "What is 1 plus 1?", "answer": "2"},
+    {"id": "p2", "year": 2001, "section": "alpha", "question": "What is 2 plus 2?", "answer": "4"},
+    {"id": "p3", "year": 2001, "section": "alpha", "question": "What is 3 plus 3?", "answer": "6"},
+    {"id": "p4", "year": 2002, "section": "beta", "question": "What is 4 plus 4?", "answer": "8"},
+    {"id": "p5", "year": 2002, "section": "beta", "question": "What is 5 plus 5?", "answer": "10"},
+]
+STUDY = {  # (label, kind, level, seed): (outcomes of p1..p5, words of each answer)
+    ("base", "base", None, 0): ("ccitt", (10, 20, 30, 40, 50)),
+    ("teacher", "teacher", None, 0): ("ccccu", (100, 100, 100, 100, 100)),
+    ("student:study/R1", "student", "R1", 1): ("cccii", (80, 80, 80, 80, 80)),
+    ("student:study/R1", "student", "R1", 2): ("ciiii", (60, 60, 60, 60, 60)),
+    ("student:study/R1", "student", "R1", 3): ("cccci", (70, 70, 70, 70, 70)),
+    ("student:study/R2", "student", "R2", 1): ("cciit", (30, 30, 30, 30, 30)),
+    ("student:study/R2", "student", "R2", 2): ("cccii", (20, 20, 20, 20, 20)),
+}
+VERDICT = {"c": "correct", "i": "incorrect", "u": "undecided", "t": "undecided"}
+
+
+def craft_study(store: Store, tmp_path: Path, run: str = "study") -> None:
+    path = tmp_path / "study.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in STUDY_PROBLEMS))
+    from store.ingest import ingest
+
+    ingest(store, path, "jsonl", source="ob")
+    for (label, kind, level, seed), (outcomes, words) in STUDY.items():
+        evaluation_id = make_evaluation(store, run, label, kind, seed, level=level,
+                                        training_run=run if kind == "student" else None)
+        for problem, outcome, count in zip(STUDY_PROBLEMS, outcomes, words, strict=True):
+            add_answer(store, evaluation_id, f"ob/{problem['id']}", " ".join(["word"] * count),
+                       truncated=outcome == "t", tokens=2 * count, verdict=VERDICT[outcome])
+
+
+def craft_training(store: Store, run: str = "study") -> None:
+    """Training runs for R1 seeds 1..3 with validation curves whose minimum is the kept iteration, and level texts."""
+    for seed, best in ((1, 20), (2, 10), (3, 30)):
+        training_id = 100 + seed
+        store.insert("training_runs", {
+            "training_id": training_id, "run_name": run, "level": "R1", "split_seed": 0, "seed": seed,
+            "export_id": 1, "model": "m", "adapter_dir": f"/a/{seed}", "config": "{}", "manifest": "{}",
+            "status": "finished", "iters": 40, "last_iteration": 40, "best_iteration": best,
+            "best_val_loss": 1.0 / seed, "max_seq_length": 64, "truncated_train": 0, "truncated_valid": 0})
+        for iteration in range(0, 41, 10):
+            loss = 1.0 / seed + abs(iteration - best) / 100
+            store.insert("training_losses", {"training_id": training_id, "split": "valid", "iteration": iteration,
+                                             "loss": loss})
+            if iteration:
+                store.insert("training_losses", {"training_id": training_id, "split": "train",
+                                                 "iteration": iteration, "loss": loss + 0.1})
+    for level, words in (("R1", 90), ("R2", 40)):
+        for problem in STUDY_PROBLEMS:
+            store.insert("levels", {"run_name": run, "problem_id": f"ob/{problem['id']}", "level": level,
+                                    "status": "ok", "text": "t", "answer": problem["answer"], "words": words,
+                                    "tokens": 2 * words})
+
+
+SUMS_RUN = "sums"
+
+
+def sum_problems(count: int = 40) -> list[dict]:
+    """Half of them sum to 42 (what the scripted model always answers)."""
+    problems = []
+    for i in range(count):
+        a, b = (i + 1, 41 - i) if i % 2 == 0 else (i, i + 3)
+        problems.append({"id": f"s{i:02d}", "section": "alpha" if i % 4 < 2 else "beta",
+                         "question": f"What is {a} plus {b} ?", "answer": str(a + b),
+                         "reasoning": f"{a} plus {b} is {a + b} ."})
+    return problems

@@ -12,25 +12,13 @@ from agents.student import STUDENT_SYSTEM_PROMPT, student_messages
 from evaluation.config import EvalConfig, ModelChoice, parse_models
 from evaluation.run import evaluate, sample_order, select_problems
 from store import StoreError
-from tests.evaluation.helpers import write_scripted_model
+from tests.evaluation.helpers import SUMS_RUN as RUN
+from tests.evaluation.helpers import sum_problems, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 from tests.support.training_fakes import add_corpus, ingest_problems
 from training.config import TrainConfig
 from training.splits import make_split
 from training.train import train_level
-
-RUN = "sums"
-
-
-def sum_problems(count: int = 40) -> list[dict]:
-    """Half of them sum to 42 (what the scripted model always answers)."""
-    problems = []
-    for i in range(count):
-        a, b = (i + 1, 41 - i) if i % 2 == 0 else (i, i + 3)
-        problems.append({"id": f"s{i:02d}", "section": "alpha" if i % 4 < 2 else "beta",
-                         "question": f"What is {a} plus {b} ?", "answer": str(a + b),
-                         "reasoning": f"{a} plus {b} is {a + b} ."})
-    return problems
 
 
 class Teacher:

@@ -1,0 +1,105 @@
+"""`distill eval` and `distill report`: evaluate base, teacher and students on held-out problems; the study report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from agents.endpoints import EndpointError, parse_endpoint
+from agents.prompts import PromptError
+from distill.commands.options import DbOption, db_path
+from distill.output import console, errors, print_table
+from graphs.runner import Pacing
+from models.registry import UnknownModelError
+from store import Store, StoreError
+
+Opt = typer.Option
+SUMMARY_COLUMNS = ("label", "seed", "problems", "correct", "incorrect", "undecided", "truncated", "judged",
+                   "accuracy", "mean_words", "mean_tokens")
+
+
+def eval_command(
+    run: Annotated[str, Opt("--run", help="The corpus run whose held-out test split is answered.")],
+    models: Annotated[str, Opt("--models", help="base, teacher, student\\[:RUN\\[/LEVEL]] (comma-separated).")
+                      ] = "base,teacher,student",
+    split: Annotated[str, Opt("--split", help="test (the run's held-out split) | math500 (ingested MATH-500).")
+                     ] = "test",
+    split_seed: Annotated[int, Opt("--split-seed", help="test: which split set; math500: the sampling seed.")] = 0,
+    seeds: Annotated[str | None, Opt("--seeds", help="Student training seeds, e.g. 1,2,3 (default: all kept).")
+                     ] = None,
+    max_tokens: Annotated[int, Opt("--max-tokens", help="Per answer; longer answers are truncated, not graded.")
+                          ] = 1024,
+    temperature: Annotated[float, Opt("--temperature", help="0 = greedy.")] = 0.0,
+    batch_size: Annotated[int, Opt("--batch-size", help="MLX answers generated together.")] = 8,
+    limit: Annotated[int | None, Opt("--limit", help="A seeded sample of N problems.")] = None,
+    base_model: Annotated[str, Opt("--base-model", help="'student' or an MLX model directory.")] = "student",
+    teacher: Annotated[str | None, Opt("--teacher", help="Preset or MODEL@BASE_URL; default: the local teacher.")
+                       ] = None,
+    teacher_key_env: Annotated[str | None, Opt(help="Env var holding the teacher's API key.")] = None,
+    judge: Annotated[str | None, Opt("--judge", help="LLM judge for answers the rule cannot decide: preset, "
+                                                     "MODEL@BASE_URL, or 'local' (the local teacher).")] = None,
+    judge_key_env: Annotated[str | None, Opt(help="Env var holding the judge's API key.")] = None,
+    concurrency: Annotated[int | None, Opt(help="Endpoint requests in flight (default 32; 1 for the local one).")
+                           ] = None,
+    rpm: Annotated[float | None, Opt(help="Endpoint requests per minute.")] = None,
+    restart: Annotated[bool, Opt("--restart", help="Drop stored answers of evaluations whose settings changed.")
+                       ] = False,
+    db: DbOption = None,
+) -> None:
+    """Answer a held-out problem set with each model, grade every answer (rule, then judge), store it all."""
+    from evaluation.config import EvalConfig
+    from evaluation.run import evaluate
+
+    try:
+        pacing = Pacing(**{k: v for k, v in {"concurrency": concurrency, "rpm": rpm}.items() if v is not None})
+        config = EvalConfig(
+            run=run, models=models, split=split, split_seed=split_seed, max_tokens=max_tokens,
+            temperature=temperature, batch_size=batch_size, limit=limit, base_model=base_model, restart=restart,
+            seeds=[int(s) for s in seeds.split(",")] if seeds else None, pacing=pacing,
+            teacher=parse_endpoint(teacher, api_key_env=teacher_key_env) if teacher else None,
+            judge="local" if judge == "local" else parse_endpoint(judge, api_key_env=judge_key_env) if judge else None)
+        with Store(db_path(db)) as store:
+            outcome = evaluate(store, config, log=lambda line: console.print(line, highlight=False))
+            rows = store.query(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM eval_accuracy WHERE "
+                               "list_contains(?, evaluation_id) ORDER BY evaluation_id", [outcome.evaluation_ids])
+    except KeyboardInterrupt:
+        errors.print(f"interrupted: every stored answer is kept; rerun the same command to resume {run!r}")
+        raise typer.Exit(130) from None
+    except (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, ValueError, OSError) as exc:
+        errors.print(f"[red]eval failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(f"{run}/{split}: {outcome.problems} problems; answered now: "
+                  f"{sum(outcome.generated.values())}; re-graded by the current rule: {outcome.regraded}; "
+                  f"judged: {outcome.judged}", highlight=False)
+    print_table(list(SUMMARY_COLUMNS), [tuple(r.values()) for r in rows], title="Evaluation (view eval_accuracy)")
+    for line in outcome.errors[:10]:
+        errors.print(f"  [red]failed[/red] {line}", highlight=False)
+    if outcome.errors:
+        raise typer.Exit(1)
+
+
+def report_command(
+    run: Annotated[str, Opt("--run", help="The run whose evaluations and training are reported.")],
+    out: Annotated[Path | None, Opt("--out", help="Output folder (default runs/<run>/report).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write report.md and a self-contained report.html (tables and PNG plots), regenerated from the store."""
+    from evaluation.report import build_report
+
+    folder = out or Path("runs") / run / "report"
+    try:
+        with Store(db_path(db), read_only=True) as store:
+            report = build_report(store, run, folder)
+    except (StoreError, OSError) as exc:
+        errors.print(f"[red]report failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    console.print(f"report: {folder / 'report.md'}, {folder / 'report.html'} ({len(report.images)} plots: "
+                  f"{', '.join(p.name for p in report.images)})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+    app.command("report")(report_command)

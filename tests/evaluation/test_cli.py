@@ -1,0 +1,37 @@
+"""`distill eval` and `distill report` in-process: the summary table, the files, and clear errors."""
+
+from agents.student import STUDENT_SYSTEM_PROMPT
+from store import Store
+from tests.evaluation.helpers import SUMS_RUN as RUN
+from tests.evaluation.helpers import sum_problems, write_scripted_model
+from tests.support.training_fakes import add_corpus, ingest_problems
+from training.splits import make_split
+
+
+def test_eval_then_report(cli, tmp_path):
+    problems = sum_problems()
+    with Store(tmp_path / "cli.duckdb") as store:
+        ingest_problems(store, tmp_path, problems, source="sums")
+        add_corpus(store, RUN, problems, source="sums")
+        make_split(store, RUN, 0)
+    texts = [STUDENT_SYSTEM_PROMPT] + [f"{p['question']} {p['reasoning']}" for p in problems]
+    model = write_scripted_model(tmp_path / "model", texts, hidden=256)
+
+    result = cli("eval", "--run", RUN, "--models", "base", "--base-model", model, "--max-tokens", 16)
+    assert result.exit_code == 0, result.output
+    assert "4 problems; answered now: 4" in result.output and "eval_accuracy" in result.output
+    again = cli("eval", "--run", RUN, "--models", "base", "--base-model", model, "--max-tokens", 16)
+    assert "answered now: 0" in again.output
+
+    refused = cli("eval", "--run", RUN, "--models", "base", "--base-model", model, "--max-tokens", 8)
+    assert refused.exit_code == 2 and "max_tokens" in refused.output and "--restart" in refused.output
+
+    out = tmp_path / "report"
+    report = cli("report", "--run", RUN, "--out", out)
+    assert report.exit_code == 0, report.output
+    assert (out / "report.md").is_file() and (out / "report.html").is_file() and (out / "accuracy-test.png").is_file()
+
+    bad = cli("eval", "--run", RUN, "--models", "student:sums/R7")
+    assert bad.exit_code == 2 and "R7" in bad.output
+    missing = cli("report", "--run", "nothing", "--out", out)
+    assert missing.exit_code == 2 and "no evaluated answers" in missing.output
