@@ -4,7 +4,7 @@ An adapter directory holds what `mlx_lm.load(model, adapter_path=DIR)` needs, an
 
     adapter_config.json        mlx-lm's adapter config (fine_tune_type, num_layers, lora_parameters)
     adapters.safetensors       the adapter with the best validation loss so far (replaced on improvement)
-    last.safetensors           the adapter at the last iteration trained (written by mlx-lm at the end)
+    last.safetensors           the adapter at the last iteration trained (written when training ends)
     checkpoint/it-0000200/     adapter, optimizer state and loop state after iteration 200
     checkpoint/latest          the name of the newest complete checkpoint directory
 

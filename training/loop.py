@@ -210,6 +210,7 @@ class Loop:
             except StopTraining as stop:
                 status = "early_stopped"
                 self.log(f"early stop at iteration {self.state.iteration}: {stop}")
+        save_adapter(self.model, self.adapter_dir / "last.safetensors")  # also when stopped early or resumed at the end
         return LoopResult(self.state, status, resumed_from, int(mx.get_peak_memory()), self.all_train, self.all_val)
 
     def _check_resumable(self) -> None:

@@ -113,6 +113,10 @@ def test_early_stop_after_patience(store, tmp_path, toy_run):
     vals = val_losses(store, outcome.training_id)
     assert vals[-1][0] == outcome.last_iteration
     assert min(vals, key=lambda v: v[1])[0] == outcome.best_iteration
+    folder = Path(db.latest_export(store, "yn", 0, "R1")["folder"])
+    last = adapter_val_loss(toy_run.model, outcome.adapter_dir, folder,
+                            weights=outcome.adapter_dir / "last.safetensors")
+    assert last == pytest.approx(vals[-1][1], rel=1e-5)  # the adapter at the iteration it stopped
     # a rerun does not train an early-stopped run again
     [again] = train_level(store, "yn", "R1", config, log=quiet)
     assert again.skipped and again.last_iteration == outcome.last_iteration
