@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,7 @@ class LevelsConfig(BaseModel):
     compressor_prompt: str | None = None
     ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RATIOS))
     max_attempts: int = Field(3, ge=1, le=10)
+    up_to: Literal["R2", "R3", "R4", "R5", "R6"] = Field("R6", description="The last level made.")
     limit: int | None = Field(None, gt=0)
     pacing: Pacing = Pacing()
 
@@ -77,6 +78,7 @@ class LevelNodes:
     ratios: dict[str, float]
     max_attempts: int
     count_tokens: TokenCounter
+    up_to: str = LEVELS[-1]
     stored_keys: set[str] = field(default_factory=set)
 
     async def seed(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +117,7 @@ class LevelNodes:
         row = {"run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
                "target_words": target_words(state["r1_words"], level, self.ratios),
                "source_level": state["base_level"], "attempts": attempt, "call_key": last["call_key"]}
-        following = LEVELS[LEVELS.index(level) + 1] if level != LEVELS[-1] else "done"
+        following = LEVELS[LEVELS.index(level) + 1] if level != self.up_to else "done"
         update = {"level": following, "attempt": 1, "feedback": None, "last": None}
         if last["passed"]:
             row.update(status="ok", text=last["text"], answer=last["answer"], words=last["words"],
@@ -155,14 +157,19 @@ class LevelsStage(Stage):
         return [self.compressor]
 
     def pending(self) -> list[dict[str, Any]]:
-        return levels_to_build(self.store, self.corpus_run, self.config.limit)
+        return levels_to_build(self.store, self.corpus_run, self.level_count, self.config.limit)
 
     def finished(self) -> set[str]:
-        return problems_with_all_levels(self.store, self.corpus_run)
+        return problems_with_all_levels(self.store, self.corpus_run, self.level_count)
+
+    @property
+    def level_count(self) -> int:
+        return LEVELS.index(self.config.up_to) + 1
 
     def graph(self, caller: Caller, checkpointer: Any) -> Any:
         nodes = LevelNodes(self.store, caller, self.compressor, self.corpus_run, self.config.ratios,
-                           self.config.max_attempts, self.count_tokens, stored_level_keys(self.store, self.corpus_run))
+                           self.config.max_attempts, self.count_tokens, self.config.up_to,
+                           stored_level_keys(self.store, self.corpus_run))
         return build_levels_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +183,7 @@ class LevelsStage(Stage):
 
     def identity(self) -> dict[str, Any]:
         return {"compressor": self.compressor.identity(), "ratios": self.config.ratios,
-                "max_attempts": self.config.max_attempts}
+                "max_attempts": self.config.max_attempts}  # up_to may grow: later levels build on earlier ones
 
     def manifest(self) -> dict[str, Any]:
         prompt = self.compressor.prompt

@@ -8,11 +8,9 @@ from store.corpus import json_fields
 from store.db import Store, insert_statement
 from store.writer import Statement
 
-LEVEL_COUNT = 6
 
-
-def levels_to_build(store: Store, corpus_run: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """Accepted corpus rows of real problems (never placeholders) that do not have all six levels yet."""
+def levels_to_build(store: Store, corpus_run: str, count: int = 6, limit: int | None = None) -> list[dict[str, Any]]:
+    """Accepted corpus rows of real problems (never placeholders) without their first `count` levels yet."""
     limit_sql = f"LIMIT {int(limit)}" if limit else ""
     return store.query(
         f"""
@@ -23,16 +21,16 @@ def levels_to_build(store: Store, corpus_run: str, limit: int | None = None) -> 
             ORDER BY p.ingest_order {limit_sql}
         )
         SELECT s.problem_id, s.question, s.truth, s.answer, s.reasoning FROM selected s
-        WHERE (SELECT count(*) FROM levels l WHERE l.run_name = ? AND l.problem_id = s.problem_id) < {LEVEL_COUNT}
+        WHERE (SELECT count(*) FROM levels l WHERE l.run_name = ? AND l.problem_id = s.problem_id) < {int(count)}
         ORDER BY s.ingest_order
         """,
         [corpus_run, corpus_run],
     )
 
 
-def problems_with_all_levels(store: Store, corpus_run: str) -> set[str]:
-    rows = store.query("SELECT problem_id FROM levels WHERE run_name = ? GROUP BY problem_id HAVING count(*) = ?",
-                       [corpus_run, LEVEL_COUNT])
+def problems_with_all_levels(store: Store, corpus_run: str, count: int = 6) -> set[str]:
+    rows = store.query("SELECT problem_id FROM levels WHERE run_name = ? GROUP BY problem_id HAVING count(*) >= ?",
+                       [corpus_run, count])
     return {r["problem_id"] for r in rows}
 
 

@@ -31,6 +31,7 @@ def levels_command(
     ratios: Annotated[str | None, Opt(help="Word budgets of R2..R6 as fractions of R1, e.g. 0.6,0.45,0.3,0.18,0.1")
                       ] = None,
     max_attempts: Annotated[int | None, Opt(help="Tries per level before it is recorded as failed.")] = None,
+    up_to: Annotated[str | None, Opt(help="The last level to make (R2..R6, default R6).")] = None,
     limit: Annotated[int | None, Opt(help="The first N corpus rows.")] = None,
     temperature: Annotated[float | None, Opt(help="Compressor sampling temperature.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Compressor max tokens per reply.")] = None,
@@ -44,7 +45,7 @@ def levels_command(
     """Compress each accepted reasoning into levels R2..R6 (checked: shorter, same correct answer, not cut off)."""
     try:
         values: dict = {"prompts_dir": prompts, "compressor_prompt": compressor_prompt, "max_attempts": max_attempts,
-                        "limit": limit}
+                        "limit": limit, "up_to": up_to}
         if ratios:
             parts = [float(x) for x in ratios.split(",")]
             if len(parts) != len(DEFAULT_RATIOS):

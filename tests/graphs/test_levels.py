@@ -178,3 +178,14 @@ def test_levels_over_http(tmp_path):
         assert tally.complete == 3 and len(server.log) == 15
         texts = rows(store, "SELECT text FROM levels WHERE level <> 'R1'")
         assert all("<think>" not in r["text"] for r in texts)
+
+
+def test_up_to_stops_early_and_a_later_run_continues_from_the_cache(store, tmp_path):
+    corpus(store, tmp_path)
+    first = compressor()
+    assert levels(store, first, limit=1, up_to="R3").complete == 1
+    assert [r["level"] for r in rows(store, "SELECT level FROM levels ORDER BY level")] == ["R1", "R2", "R3"]
+    second = compressor()
+    levels(store, second, limit=1)
+    assert [request_of(m)[0] for m in calls(second)] == ["R4", "R5", "R6"]
+    assert rows(store, "SELECT count(*) AS n FROM levels WHERE status = 'ok'")[0]["n"] == 6
