@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 import distill.commands.evaluation_commands as evaluation_commands
-from distill.commands import corpus_commands, levels_commands, model_commands, store_commands, training_commands
+from distill.commands import (
+    corpus_commands,
+    levels_commands,
+    model_commands,
+    store_commands,
+    study_commands,
+    training_commands,
+)
 
 # Never show local variables in tracebacks: they may hold API keys.
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
@@ -14,6 +21,7 @@ corpus_commands.register(app)
 levels_commands.register(app)
 model_commands.register(app)
 training_commands.register(app)
+study_commands.register(app)
 evaluation_commands.register(app)
 
 

@@ -12,7 +12,7 @@ from distill.settings import settings
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="The DuckDB store file [env: DISTILL_DB; default ./distill.duckdb]."),
+    typer.Option("--db", help="The DuckDB store file (env DISTILL_DB; default ./distill.duckdb)."),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output as a table, CSV or JSON.")]
 

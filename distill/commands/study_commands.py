@@ -1,0 +1,52 @@
+"""`distill study`: the whole study from one config file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agents.endpoints import EndpointError
+from agents.prompts import PromptError
+from distill.commands.options import DbOption
+from distill.output import console, errors, print_table
+from distill.progress import run_progress
+from distill.study import StudyConfigError, load_study_config, run_study
+from store import StoreError
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def study_command(
+    config_file: Annotated[Path, typer.Option("--config", help="The study's TOML file (see examples/demo.toml).")],
+    db: DbOption = None,
+) -> None:
+    """Ingest, build the corpus, make levels, split, train, evaluate and report; a rerun resumes."""
+    try:
+        config = load_study_config(config_file, {"db": db})
+        result = run_study(config, log=lambda line: console.print(line, highlight=False, markup=False),
+                           progress=run_progress)
+    except KeyboardInterrupt:
+        errors.print("interrupted: everything finished is stored; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    except (StudyConfigError, StoreError, EndpointError, PromptError, ValueError, RuntimeError, OSError) as exc:
+        errors.print(f"[red]study failed:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    rows = [(r["label"], r["seeds"], r["min_problems"], _percent(r["mean_accuracy"]),
+             _percent(r["std_accuracy"]), f"{_percent(r['ci_low'])} .. {_percent(r['ci_high'])}",
+             r["undecided"], r["truncated"], None if r["mean_words"] is None else round(r["mean_words"]))
+            for r in result.headline]
+    print_table(["model", "seeds", "problems", "accuracy (mean)", "std across seeds", "95% CI (bootstrap)",
+                 "undecided", "truncated", "mean words"], rows, title=f"{config.name}: accuracy on the held-out "
+                f"{config.eval_config().split} split")
+    total = sum(result.seconds.values())
+    console.print(f"stages: {', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}; total {total:.0f} s",
+                  highlight=False)
+    console.print(f"report: {result.report_dir / 'report.html'} (and report.md)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("study")(study_command)

@@ -1,0 +1,200 @@
+"""`distill study`: the whole study from one config file, stage after stage, each resuming what is stored:
+ingest -> corpus -> levels -> split -> train (levels x seeds) -> evaluate -> report."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evaluation.config import EvalConfig
+from graphs.config import CorpusConfig
+from graphs.levels import LevelsConfig
+from store.training import LEVELS
+from training.config import TrainConfig
+
+Log = Callable[[str], None]
+STAGES = ("ingest", "corpus", "levels", "split", "train", "eval", "report")
+
+
+class StudyConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+class InputSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    format: Literal["obryan", "math500", "jsonl", "csv"]
+    source: str | None = None
+    question_field: str = "question"
+    answer_field: str = "answer"
+    id_field: str | None = None
+    skip_invalid: bool = False
+
+
+class SplitSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    valid: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    allow_leaks: bool = False
+
+
+class TrainSettings(TrainConfig):
+    levels: list[str] = Field(default_factory=lambda: ["R1", "R4"], min_length=1,
+                              description="One adapter per level and seed.")
+
+    @model_validator(mode="after")
+    def _known_levels(self) -> TrainSettings:
+        unknown = [level for level in self.levels if level not in LEVELS]
+        if unknown:
+            raise ValueError(f"levels {unknown} are not among {', '.join(LEVELS)}")
+        return self
+
+    def for_training(self) -> TrainConfig:
+        return TrainConfig(**self.model_dump(exclude={"levels"}))
+
+
+class StudyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="The run name every stage uses.")
+    db: Path = Field(Path("distill.duckdb"), description="The store.")
+    out: Path = Field(Path("runs"), description="Exports, adapters and the report go under OUT/<name>/.")
+    inputs: list[InputSet] = Field(min_length=1)
+    corpus: CorpusConfig = CorpusConfig()
+    levels: LevelsConfig = LevelsConfig()
+    split: SplitSettings = SplitSettings()
+    train: TrainSettings = TrainSettings()
+    eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig fields other than `run`.")
+
+    @model_validator(mode="after")
+    def _eval_is_valid(self) -> StudyConfig:
+        if "run" in self.eval:
+            raise ValueError("[eval] takes no `run`: the study's `name` is the run")
+        self.eval_config()
+        return self
+
+    def eval_config(self) -> EvalConfig:
+        return EvalConfig(run=self.name, **self.eval)
+
+    def train_config(self) -> TrainConfig:
+        return self.train.for_training().model_copy(update={"out_dir": self.out})
+
+    def report_dir(self) -> Path:
+        return self.out / self.name / "report"
+
+
+def load_study_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """The TOML file (relative paths in it are relative to the current directory), validated."""
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise StudyConfigError(f"{path}: no such config file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return StudyConfig(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise StudyConfigError(f"{path}: {problems}") from exc
+
+
+@dataclass
+class StudyResult:
+    report_dir: Path
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    headline: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], Any] | None = None) -> StudyResult:
+    """Run every stage in order; each one skips what the store already holds, so a rerun resumes."""
+    from contextlib import nullcontext
+
+    from evaluation.aggregate import per_model
+    from evaluation.report import build_report
+    from evaluation.run import evaluate
+    from graphs.build import build_corpus, build_levels
+    from store import Store
+    from store.ingest import FieldMapping, ingest
+    from training.splits import make_split
+    from training.train import train_level
+
+    result = StudyResult(report_dir=config.report_dir())
+    bar = progress or (lambda title: nullcontext(None))
+    with Store(config.db) as store:
+        def stage(name: str, work: Callable[[], str]) -> None:
+            started = time.perf_counter()
+            log(f"== {name}")
+            result.notes[name] = work()
+            result.seconds[name] = time.perf_counter() - started
+            log(f"   {name}: {result.notes[name]} ({result.seconds[name]:.0f} s)")
+
+        def ingest_all() -> str:
+            counts = []
+            for item in config.inputs:
+                mapping = FieldMapping(item.question_field, item.answer_field, item.id_field)
+                report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid)
+                counts.append(f"{report.source}: {report.inserted} new, {report.unchanged} unchanged")
+            return "; ".join(counts)
+
+        def corpus() -> str:
+            with bar(f"corpus {config.name}") as update:
+                tally = build_corpus(store, config.name, config.corpus, update)
+            _fail_on(tally, "corpus")
+            return f"{tally.accepted} accepted, {tally.abstained} abstained of {tally.total} to do"
+
+        def levels() -> str:
+            with bar(f"levels {config.name}") as update:
+                tally = build_levels(store, config.name, config.levels, update)
+            _fail_on(tally, "levels")
+            return f"{tally.complete} rows complete, {tally.partial} with failed levels of {tally.total} to do"
+
+        def split() -> str:
+            s = config.split
+            made = make_split(store, config.name, s.seed, valid=s.valid, test=s.test)
+            return ", ".join(f"{made.counts[k]} {k}" for k in ("train", "valid", "test", "unused"))
+
+        def train() -> str:
+            lines = []
+            for level in config.train.levels:
+                for outcome in train_level(store, config.name, level, config.train_config(),
+                                           allow_leaks=config.split.allow_leaks, log=log):
+                    lines.append(f"{level}/seed {outcome.seed}: {outcome.status}, best iteration "
+                                 f"{outcome.best_iteration} (val {outcome.best_val_loss:.3f})"
+                                 if outcome.best_val_loss is not None else f"{level}/seed {outcome.seed}: "
+                                 f"{outcome.status}")
+            return "; ".join(lines)
+
+        def evaluation() -> str:
+            outcome = evaluate(store, config.eval_config(), log)
+            if outcome.errors:
+                raise RuntimeError(f"evaluation had {len(outcome.errors)} error(s): {outcome.errors[:3]}")
+            return f"{len(outcome.evaluation_ids)} evaluation(s) of {outcome.problems} problems"
+
+        def report() -> str:
+            build_report(store, config.name, result.report_dir)
+            split_name = config.eval_config().split
+            result.headline = per_model(store, config.name, split_name)
+            return str(result.report_dir / "report.html")
+
+        for name, work in zip(STAGES, (ingest_all, corpus, levels, split, train, evaluation, report), strict=True):
+            stage(name, work)
+    return result
+
+
+def _fail_on(tally: Any, stage: str) -> None:
+    """A stage with endpoint failures or a spent budget stops the study (a rerun resumes it)."""
+    if tally.stopped:
+        raise RuntimeError(f"{stage} stopped early: {tally.stopped}; rerun to resume")
+    if tally.failed:
+        raise RuntimeError(f"{stage}: {tally.failed} item(s) failed ({'; '.join(tally.errors[:3])}); rerun to retry")

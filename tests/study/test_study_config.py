@@ -1,0 +1,50 @@
+"""The study's config file: the demo loads; typos, missing keys and bad values are errors naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from distill.study import StudyConfigError, load_study_config
+from tests.support.paths import REPO
+
+DEMO = REPO / "examples" / "demo.toml"
+
+
+def test_the_demo_config_loads():
+    config = load_study_config(DEMO)
+    assert config.name == "demo" and config.inputs[0].format == "obryan"
+    assert config.corpus.critic_mode == "cascade" and config.corpus.teacher is None
+    assert config.train.levels == ["R1", "R4"] and len(config.train.seeds) >= 2
+    assert config.train_config().out_dir == config.out
+    assert config.eval_config().run == "demo"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda t: t.replace("critic_mode = ", "critic_mod = "), "corpus.critic_mod: Extra inputs are not permitted"),
+    (lambda t: t.replace('name = "demo"', ""), "name: Field required"),
+    (lambda t: t.replace('levels = ["R1", "R4"]', 'levels = ["R1", "R9"]'), "R9"),
+    (lambda t: t.replace("max_tokens = 320", "max_tokenz = 320"), "max_tokenz: Extra inputs are not permitted"),
+    (lambda t: t.replace('format = "obryan"', 'format = "pdf"'), "inputs.0.format"),
+    (lambda t: t.replace("seeds = [1, 2]", "seeds = [1, 1]"), "seeds repeat"),
+    (lambda t: t + "\n[corpus.teacher]\nmodel = 'x'\n", "corpus.teacher.base_url: Field required"),
+    (lambda t: t.replace("[split]", "[split"), "not valid TOML"),
+])
+def test_bad_configs_name_file_and_key(tmp_path: Path, edit, message):
+    path = tmp_path / "study.toml"
+    path.write_text(edit(DEMO.read_text()))
+    with pytest.raises(StudyConfigError) as caught:
+        load_study_config(path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_a_missing_file(tmp_path: Path):
+    with pytest.raises(StudyConfigError, match="no such config file"):
+        load_study_config(tmp_path / "nope.toml")
+
+
+def test_secrets_stay_in_the_environment(tmp_path: Path):
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO.read_text() + '\n[corpus.teacher]\nbase_url = "https://api.deepseek.com"\n'
+                    'model = "deepseek-reasoner"\napi_key = "sk-123"\n')
+    with pytest.raises(StudyConfigError, match="api_key: Extra inputs are not permitted"):
+        load_study_config(path)
