@@ -220,6 +220,11 @@ def evaluate(store: Store, config: EvalConfig, log: Log = print, on_progress=Non
     """Evaluate every model of `config.models` on the chosen problems; resumable: stored answers are kept."""
     from graphs.build import role_for
 
+    if on_progress is None:
+        def on_progress(tally) -> None:
+            if tally.done:
+                log(f"{tally.done}/{tally.total} done: {dict(tally.counts)}")
+
     problems = select_problems(store, config)
     choices = parse_models(config.models, config.run)
     targets = resolve_targets(store, config, choices, {p["problem_id"] for p in problems})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from pydantic import ValidationError
 
@@ -13,6 +14,7 @@ from agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
 from distill.output import console, errors, print_table
 from graphs.runner import Pacing
+from models.llama_server import LlamaServerError
 from models.registry import UnknownModelError
 from store import Store, StoreError
 
@@ -68,7 +70,8 @@ def eval_command(
     except KeyboardInterrupt:
         errors.print(f"interrupted: every stored answer is kept; rerun the same command to resume {run!r}")
         raise typer.Exit(130) from None
-    except (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, ValueError, OSError) as exc:
+    except (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, LlamaServerError, ValueError,
+            OSError) as exc:
         errors.print(f"[red]eval failed:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
     console.print(f"{run}/{split}: {outcome.problems} problems; answered now: "
@@ -93,6 +96,10 @@ def report_command(
     try:
         with Store(db_path(db), read_only=True) as store:
             report = build_report(store, run, folder)
+    except duckdb.CatalogException as exc:
+        errors.print(f"[red]report failed:[/red] the store has no evaluation tables ({exc}): run `distill eval` first",
+                     highlight=False)
+        raise typer.Exit(2) from exc
     except (StoreError, OSError) as exc:
         errors.print(f"[red]report failed:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from exc
