@@ -57,6 +57,10 @@ class LoopResult:
 ProgressSink = Callable[[list[dict[str, Any]], LoopState], None]
 
 
+def fmt_loss(loss: float | None) -> str:
+    return "n/a" if loss is None else f"{loss:.4f}"
+
+
 def seed_everything(seed: int) -> None:
     mx = load_mlx()
     mx.random.seed(seed)
@@ -137,8 +141,8 @@ class Loop:
                "peak_memory_gb": None}
         self.pending.append(row)
         state = self.state
-        improved = state.best_val_loss is None or (math.isfinite(val_loss)
-                                                   and val_loss < state.best_val_loss - self.config.min_delta)
+        improved = math.isfinite(val_loss) and (state.best_val_loss is None
+                                                or val_loss < state.best_val_loss - self.config.min_delta)
         if improved:
             state.best_iteration, state.best_val_loss, state.evals_since_best = iteration, float(val_loss), 0
             save_adapter(self.model, self.adapter_dir / BEST)
@@ -150,7 +154,7 @@ class Loop:
         self.clock = now
         self._persist()
         save_checkpoint(self.adapter_dir, self.model, self.optimizer, state)
-        mark = "  best" if improved else f"  (best {state.best_val_loss:.4f} at {state.best_iteration})"
+        mark = "  best" if improved else f"  (best {fmt_loss(state.best_val_loss)} at {state.best_iteration})"
         self.log(f"iter {iteration:>6}  val loss {val_loss:.4f}  ({time.perf_counter() - started:.1f} s){mark}")
         load_mlx().random.seed(stream_seed(self.seed, iteration))
         patience = self.config.patience
@@ -188,7 +192,7 @@ class Loop:
             self.state = restore_checkpoint(checkpoint, self.model, self.optimizer)
             self._check_resumable()
             resumed_from = self.offset = self.state.iteration
-            self.log(f"resuming at iteration {self.offset} (best val loss {self.state.best_val_loss:.4f} at "
+            self.log(f"resuming at iteration {self.offset} (best val loss {fmt_loss(self.state.best_val_loss)} at "
                      f"{self.state.best_iteration}); mlx-lm's progress counts from there")
         else:
             self.optimizer.init(self.model.trainable_parameters())

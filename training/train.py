@@ -24,7 +24,7 @@ from training import checkpoint
 from training.config import TrainConfig
 from training.data import PreparedData, prepare
 from training.export import export_level, verify_export
-from training.loop import Loop, LoopState
+from training.loop import Loop, LoopState, fmt_loss
 from training.memory import check_fits, estimate_peak
 
 Log = Callable[[str], None]
@@ -90,7 +90,7 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
         done = existing["status"] in ("finished", "early_stopped") and (
             existing["status"] == "early_stopped" or existing["last_iteration"] >= config.iters)
         if done:
-            log(f"seed {seed}: already {existing['status']} (best val loss {existing['best_val_loss']:.4f} at "
+            log(f"seed {seed}: already {existing['status']} (best val loss {fmt_loss(existing['best_val_loss'])} at "
                 f"iteration {existing['best_iteration']}); --restart to train again")
             return _outcome(store, existing, skipped=True)
     hashes = {split: entry["sha256"] for split, entry in export["files"].items()}
@@ -148,7 +148,7 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
                            best_iteration=result.state.best_iteration, best_val_loss=result.state.best_val_loss,
                            seconds=result.state.seconds, peak_memory=result.peak_memory)
     log(f"seed {seed}: {result.status} at iteration {result.state.iteration} in {time.perf_counter() - started:.0f} s; "
-        f"best val loss {result.state.best_val_loss:.4f} at iteration {result.state.best_iteration}; "
+        f"best val loss {fmt_loss(result.state.best_val_loss)} at iteration {result.state.best_iteration}; "
         f"adapter {adapter_dir}")
     outcome = _outcome(store, db.training_run(store, run_name, level, config.split_seed, seed))
     outcome.resumed_from = result.resumed_from
