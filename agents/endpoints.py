@@ -31,6 +31,10 @@ class SamplingParams(BaseModel):
     seed: int | None = None
 
 
+# The local default teacher (a 0.5B instruct model) answers short problems within this many tokens.
+LOCAL_TEACHER_SAMPLING = SamplingParams(temperature=0.6, max_tokens=1024)
+
+
 class EndpointConfig(BaseModel):
     """An OpenAI-compatible chat endpoint (DeepSeek, vLLM, Ollama, llama.cpp, mlx_lm.server...)."""
 

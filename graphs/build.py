@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from agents.chat import ChatClient
-from agents.endpoints import EndpointConfig, SamplingParams
+from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, SamplingParams
 from agents.prompts import load_prompt
 from agents.student import student_token_counter
 from graphs.calls import Role
@@ -30,30 +30,30 @@ def make_role(name: str, endpoint: EndpointConfig, config: CorpusConfig) -> Role
                     config.solver_prompt if name == "solver" else config.critic_prompt)
 
 
-# The local teacher (a 0.5B instruct model) answers short problems within this; llama.cpp serves one request at a
-# time, so a run against it keeps one request in flight unless told otherwise.
-LOCAL_TEACHER_SAMPLING = SamplingParams(temperature=0.6, max_tokens=1024)
+# llama.cpp serves one request at a time, so a run against the local teacher keeps one request in flight unless
+# told otherwise.
 LOCAL_CONCURRENCY = 1
 
 
 @contextlib.contextmanager
-def local_teacher_endpoint() -> Iterator[EndpointConfig]:
+def local_teacher_endpoint(sampling: SamplingParams = LOCAL_TEACHER_SAMPLING) -> Iterator[EndpointConfig]:
     """The default teacher (`distill models setup`), served by llama.cpp on 127.0.0.1 for the duration."""
     from models.llama_server import local_server
     from models.registry import TEACHER
 
     with local_server("teacher") as server:
         yield EndpointConfig(base_url=server.base_url, model=server.model, revision=TEACHER.sha256[:12],
-                             sampling=LOCAL_TEACHER_SAMPLING, timeout_s=900, max_retries=2)
+                             sampling=sampling, timeout_s=900, max_retries=2)
 
 
 @contextlib.contextmanager
-def endpoint_or_local(endpoint: EndpointConfig | None) -> Iterator[EndpointConfig]:
+def endpoint_or_local(endpoint: EndpointConfig | None,
+                      local_sampling: SamplingParams = LOCAL_TEACHER_SAMPLING) -> Iterator[EndpointConfig]:
     """The configured endpoint, or the local default teacher served by llama.cpp for the duration."""
     if endpoint is not None:
         yield endpoint
         return
-    with local_teacher_endpoint() as local:
+    with local_teacher_endpoint(local_sampling) as local:
         yield local
 
 
@@ -61,7 +61,7 @@ def build_corpus(store: Store, run_name: str, config: CorpusConfig,
                  on_progress: Callable[[Tally], None] | None = None) -> Tally:
     if config.teacher is None and "concurrency" not in config.model_fields_set:
         config = config.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
-    with endpoint_or_local(config.teacher) as teacher:
+    with endpoint_or_local(config.teacher, config.local_sampling) as teacher:
         solver = make_role("solver", teacher, config)
         critic = None if config.critic_mode == "rule" else make_role("critic", config.critic or teacher, config)
         return asyncio.run(run_corpus(store, run_name, config, solver, critic, on_progress))
@@ -73,7 +73,7 @@ def build_levels(store: Store, corpus_run: str, config: LevelsConfig,
     if config.compressor is None and "concurrency" not in config.pacing.model_fields_set:
         pacing = config.pacing.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
         config = config.model_copy(update={"pacing": pacing})
-    with endpoint_or_local(config.compressor) as endpoint:
+    with endpoint_or_local(config.compressor, config.local_sampling) as endpoint:
         compressor = role_for("compressor", endpoint, config.prompts_dir, config.compressor_prompt)
         count_tokens = student_token_counter() or (lambda text: None)
         return asyncio.run(run_levels(store, corpus_run, config, compressor, count_tokens, on_progress))

@@ -62,7 +62,7 @@ class CorpusStage(Stage):
     def identity(self) -> dict[str, Any]:
         """What decides a run's results; a resume must match it."""
         settings = self.config.model_dump(mode="json", exclude=set(self.config.PACING_FIELDS) | {
-            "teacher", "critic", "prompts_dir", "solver_prompt", "critic_prompt"})
+            "teacher", "critic", "prompts_dir", "solver_prompt", "critic_prompt", "local_sampling"})
         return {**settings, "solver": self.solver.identity(), "critic": self.critic and self.critic.identity()}
 
     def manifest(self) -> dict[str, Any]:
