@@ -12,6 +12,7 @@ from agents.student import STUDENT_SYSTEM_PROMPT, student_messages
 from evaluation.config import EvalConfig, ModelChoice, parse_models
 from evaluation.run import evaluate, sample_order, select_problems
 from store import StoreError
+from store.ingest import ingest
 from tests.evaluation.helpers import SUMS_RUN as RUN
 from tests.evaluation.helpers import sum_problems, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
@@ -150,3 +151,22 @@ def test_students_are_refused_on_problems_they_trained_on(sums):
         evaluate(store, EvalConfig(run=RUN, models="student:other/R2", base_model=str(model)), log=lambda line: None)
     with pytest.raises(StoreError, match="no split set"):
         evaluate(store, EvalConfig(run="nosuch", models="base", base_model=str(model)), log=lambda line: None)
+
+
+def test_math500_split_is_a_seeded_sample_of_ingested_math500(sums, tmp_path):
+    store, _, _, model = sums
+    path = tmp_path / "math500.jsonl"
+    path.write_text("".join(json.dumps({
+        "unique_id": f"test/algebra/{i}.json", "problem": f"What is {i} plus {42 - i} ?", "answer": "42",
+        "subject": "Algebra" if i % 2 else "Geometry", "level": 1 + i % 5, "solution": "add"}) + "\n"
+        for i in range(1, 9)))
+    ingest(store, path, "math500", source="math500")
+    chosen = select_problems(store, EvalConfig(run=RUN, split="math500", limit=3))
+    assert len(chosen) == 3 and all(p["problem_id"].startswith("math500/") for p in chosen)
+    outcome = evaluate(store, EvalConfig(run=RUN, models="base", split="math500", limit=3, base_model=str(model),
+                                         max_tokens=24), log=lambda line: None)
+    assert outcome.generated == {"base#0": 3}
+    [row] = store.query("SELECT * FROM eval_accuracy WHERE split = 'math500'")
+    assert (row["problems"], row["correct"]) == (3, 3)  # the scripted model answers 42
+    subjects = store.query("SELECT * FROM eval_accuracy_by_subject")
+    assert sum(r["problems"] for r in subjects) == 3
