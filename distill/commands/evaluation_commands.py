@@ -20,7 +20,8 @@ from store import Store, StoreError
 
 Opt = typer.Option
 SUMMARY_COLUMNS = ("label", "seed", "problems", "correct", "incorrect", "undecided", "truncated", "judged",
-                   "accuracy", "mean_words", "mean_tokens")
+                   "round(accuracy, 4) AS accuracy", "round(mean_words, 1) AS mean_words",
+                   "round(mean_tokens, 1) AS mean_tokens")
 
 
 def eval_command(
@@ -77,7 +78,9 @@ def eval_command(
     console.print(f"{run}/{split}: {outcome.problems} problems; answered now: "
                   f"{sum(outcome.generated.values())}; re-graded by the current rule: {outcome.regraded}; "
                   f"judged: {outcome.judged}", highlight=False)
-    print_table(list(SUMMARY_COLUMNS), [tuple(r.values()) for r in rows], title="Evaluation (view eval_accuracy)")
+    if rows:
+        print_table(list(rows[0]), [tuple(r.values()) for r in rows], title="Evaluation (view eval_accuracy)")
+    console.print(f"report: distill report --run {run}", highlight=False)
     for line in outcome.errors[:10]:
         errors.print(f"  [red]failed[/red] {line}", highlight=False)
     if outcome.errors:
