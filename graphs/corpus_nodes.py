@@ -27,6 +27,7 @@ class CorpusNodes:
     max_attempts: int
     max_tokens_per_problem: int | None = None
     stored_keys: set[str] = field(default_factory=set)  # results stored before this process started
+    with_outcome: set[str] = field(default_factory=set)  # problems whose (failed) outcome a new one replaces
     _attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # this process's open attempts, by key
 
     @property
@@ -84,7 +85,7 @@ class CorpusNodes:
                 "params": self.critic.params, "prompt_version": self.critic.prompt.version, "messages": messages,
                 **usage(completion),
             }
-            await self.call.writer.write(self._rule_verdict(state), insert_verdict(row))
+            await self.call.writer.write(self._rule_verdict(state), insert_verdict(row, key in self.stored_keys))
         return {"critic": row["verdict"], "tokens": state["tokens"] + tokens(row),
                 "critique": redact(row["reason"] or "", state["truth"]) if row["verdict"] == "reject" else None}
 
@@ -122,16 +123,18 @@ class CorpusNodes:
     def _rule_verdict(self, state: dict[str, Any]) -> Statement:
         decided = self.critic_mode == "rule" or (
             self.critic_mode == "cascade" and state["rule"] != Verdict.UNDECIDED.value)
+        key = self._key(state, "rule", None, state["attempt"])
         return insert_verdict({
-            "verdict_key": self._key(state, "rule", None, state["attempt"]), "run_name": self.run_name,
+            "verdict_key": key, "run_name": self.run_name,
             "problem_id": state["problem_id"], "attempt": state["attempt"], "judge": "rule",
             "verdict": state["rule"], "decided": decided, "reason": state["rule_reason"],
-            "compared": state["rule_compared"]})
+            "compared": state["rule_compared"]}, replay=key in self.stored_keys)
 
     async def _finish(self, state: dict[str, Any], status: str, reason: str,
                       corpus_row: dict[str, Any] | None = None) -> None:
         rule = [self._rule_verdict(state)] if self.critic is None and state.get("rule") else []
-        outcome = outcome_statements(self.run_name, state["problem_id"], status, reason, state["attempt"], corpus_row)
+        outcome = outcome_statements(self.run_name, state["problem_id"], status, reason, state["attempt"], corpus_row,
+                                     replace=state["problem_id"] in self.with_outcome)
         await self.call.writer.write(*rule, *outcome)
         for attempt in range(1, state["attempt"] + 1):
             self._attempts.pop(self._key(state, "solver", self.solver, attempt), None)

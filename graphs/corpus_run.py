@@ -14,6 +14,7 @@ from store.corpus import (
     finished_problem_ids,
     outcome_statements,
     problems_to_build,
+    problems_with_outcomes,
     register_run,
     set_run_status,
     stored_call_keys,
@@ -45,7 +46,8 @@ class CorpusStage(Stage):
     def graph(self, caller: Caller, checkpointer: Any) -> Any:
         nodes = CorpusNodes(self.store, caller, self.solver, self.critic, self.config.critic_mode,
                             self.config.max_attempts, self.config.max_tokens_per_problem,
-                            stored_keys=stored_call_keys(self.store, self.run_name))
+                            stored_keys=stored_call_keys(self.store, self.run_name),
+                            with_outcome=problems_with_outcomes(self.store, self.run_name))
         return build_corpus_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from store.levels import (
     levels_to_build,
     problems_with_all_levels,
     stored_level_keys,
+    stored_levels,
 )
 from store.manifest import distill_version, git_sha, package_versions
 from store.writer import Statement
@@ -82,6 +83,7 @@ class LevelNodes:
     count_tokens: TokenCounter
     up_to: str = LEVELS[-1]
     stored_keys: set[str] = field(default_factory=set)
+    stored_rows: set[tuple[str, str]] = field(default_factory=set)  # (problem, level) stored before this run
 
     async def seed(self, state: dict[str, Any]) -> dict[str, Any]:
         text = state["reasoning"]
@@ -89,7 +91,8 @@ class LevelNodes:
         await self.call.writer.write(insert_level({
             "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": "R1", "status": "ok",
             "text": text, "answer": state["answer"], "words": words, "tokens": self.count_tokens(text),
-            "target_words": None, "source_level": None, "attempts": 1, "reason": None, "call_key": None}))
+            "target_words": None, "source_level": None, "attempts": 1, "reason": None, "call_key": None},
+            replace=(state["problem_id"], "R1") in self.stored_rows))
         return {"level": "R2", "base_level": "R1", "base_text": text, "base_words": words, "r1_words": words,
                 "attempt": 1, "feedback": None, "last": None, "failed": 0}
 
@@ -129,7 +132,7 @@ class LevelNodes:
             row.update(status="failed", text=None, answer=None, words=None, tokens=None,
                        reason=f"{attempt} attempt(s): {last['reason']}")
             update["failed"] = state["failed"] + 1
-        await self.call.writer.write(insert_level(row))
+        await self.call.writer.write(insert_level(row, replace=(state["problem_id"], level) in self.stored_rows))
         return update
 
 
@@ -171,7 +174,7 @@ class LevelsStage(Stage):
     def graph(self, caller: Caller, checkpointer: Any) -> Any:
         nodes = LevelNodes(self.store, caller, self.compressor, self.corpus_run, self.config.ratios,
                            self.config.max_attempts, self.count_tokens, self.config.up_to,
-                           stored_level_keys(self.store, self.corpus_run))
+                           stored_level_keys(self.store, self.corpus_run), stored_levels(self.store, self.corpus_run))
         return build_levels_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:

@@ -74,10 +74,17 @@ def finished_problem_ids(store: Store, run_name: str) -> set[str]:
 
 
 def stored_call_keys(store: Store, run_name: str) -> set[str]:
-    """Keys of every stored LLM result of the run: a key outside this set needs no lookup."""
+    """Keys of every stored attempt and verdict of the run: a key outside this set needs no lookup, and its row
+    can be inserted without a conflict clause (which costs DuckDB ~3x)."""
     rows = store.query("SELECT call_key AS k FROM attempts WHERE run_name = ? UNION ALL "
-                       "SELECT verdict_key FROM verdicts WHERE run_name = ? AND judge = 'critic'", [run_name, run_name])
+                       "SELECT verdict_key FROM verdicts WHERE run_name = ?", [run_name, run_name])
     return {r["k"] for r in rows}
+
+
+def problems_with_outcomes(store: Store, run_name: str) -> set[str]:
+    """Problems that have an outcome row already (a failed one is retried and its outcome replaced)."""
+    return {r["problem_id"] for r in store.query("SELECT problem_id FROM problem_outcomes WHERE run_name = ?",
+                                                 [run_name])}
 
 
 def find_attempt(store: Store, call_key: str) -> dict[str, Any] | None:
@@ -94,9 +101,9 @@ def insert_attempt(row: dict[str, Any]) -> Statement:
     return insert_statement("attempts", json_fields(row, "params", "messages"))
 
 
-def insert_verdict(row: dict[str, Any]) -> Statement:
-    """Idempotent: a replayed node writes the same verdict again and nothing changes."""
-    return insert_statement("verdicts", json_fields(row, "params", "messages"), "OR IGNORE")
+def insert_verdict(row: dict[str, Any], replay: bool = False) -> Statement:
+    """`replay`: the verdict may be stored already (a node replayed after a crash): then nothing changes."""
+    return insert_statement("verdicts", json_fields(row, "params", "messages"), "OR IGNORE" if replay else "")
 
 
 def insert_call_error(row: dict[str, Any]) -> Statement:
@@ -104,13 +111,15 @@ def insert_call_error(row: dict[str, Any]) -> Statement:
 
 
 def outcome_statements(run_name: str, problem_id: str, status: str, reason: str | None, attempts: int,
-                       corpus_row: dict[str, Any] | None = None) -> list[Statement]:
-    """The outcome (and for an accepted problem its corpus row): written together, in one transaction."""
+                       corpus_row: dict[str, Any] | None = None, replace: bool = True) -> list[Statement]:
+    """The outcome (and for an accepted problem its corpus row), written together in one transaction.
+    `replace=False` when the problem has no outcome yet (a plain INSERT is ~3x cheaper than OR REPLACE); a
+    corpus row exists only for accepted problems, which are never redone."""
     outcome = {"run_name": run_name, "problem_id": problem_id, "status": status, "reason": reason,
                "attempts": attempts}
-    statements = [insert_statement("problem_outcomes", outcome, "OR REPLACE")]
+    statements = [insert_statement("problem_outcomes", outcome, "OR REPLACE" if replace else "")]
     if corpus_row is not None:
-        statements.insert(0, insert_statement("corpus", corpus_row, "OR REPLACE"))
+        statements.insert(0, insert_statement("corpus", corpus_row))
     return statements
 
 

@@ -48,9 +48,14 @@ def insert_level_attempt(row: dict[str, Any]) -> Statement:
     return insert_statement("level_attempts", json_fields(row, "params", "messages"))
 
 
-def insert_level(row: dict[str, Any]) -> Statement:
-    """Idempotent: a replayed node writes the same row again."""
-    return insert_statement("levels", row, "OR REPLACE")
+def insert_level(row: dict[str, Any], replace: bool = False) -> Statement:
+    """`replace` when the level may be stored already (a replayed thread); a plain INSERT is ~3x cheaper."""
+    return insert_statement("levels", row, "OR REPLACE" if replace else "")
+
+
+def stored_levels(store: Store, corpus_run: str) -> set[tuple[str, str]]:
+    return {(r["problem_id"], r["level"]) for r in store.query(
+        "SELECT problem_id, level FROM levels WHERE run_name = ?", [corpus_run])}
 
 
 def level_tokens_spent(store: Store, corpus_run: str) -> int:

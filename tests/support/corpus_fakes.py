@@ -54,7 +54,7 @@ def scripted_role(role: str, script: Callable[[list[BaseMessage]], Any], model: 
 
 
 def calls(role: Role) -> list[list[BaseMessage]]:
-    return role.client.model.calls
+    return role.client.backend.model.calls
 
 
 def seed_problems(store, tmp_path: Path, problems: list[dict[str, str]] = PROBLEMS) -> None:

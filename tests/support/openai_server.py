@@ -37,6 +37,11 @@ class Logged:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the default backlog of 5 resets connections when many clients connect at once
+    daemon_threads = True
+
+
 class OpenAIServer:
     """`with OpenAIServer(responder, latency_s=0.2) as server: server.base_url ...`"""
 
@@ -50,8 +55,7 @@ class OpenAIServer:
         self.gate_open.set()
         self.held: list[Logged] = []
         self.abandoned: set[int] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
