@@ -7,9 +7,12 @@ import datetime as dt
 import decimal
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -48,3 +51,19 @@ def print_table(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputForm
         for row in rows:
             table.add_row(*("" if v is None else str(_plain(v)) for v in row))
         console.print(table)
+
+
+@contextmanager
+def command_errors(action: str, expected: tuple[type[BaseException], ...], interrupted: str,
+                   codes: dict[type[BaseException], int] | None = None) -> Iterator[None]:
+    """A command's expected errors as one red line (exit 2, or the code given for that kind), Ctrl-C as the
+    `interrupted` line (exit 130): never a traceback for what the user can fix."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        errors.print(f"interrupted: {interrupted}", highlight=False)
+        raise typer.Exit(130) from None
+    except expected as exc:
+        errors.print(f"[red]{action} failed:[/red] {exc}", highlight=False)
+        code = next((c for kind, c in (codes or {}).items() if isinstance(exc, kind)), 2)
+        raise typer.Exit(code) from exc

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, FormatOption, db_path
-from distill.output import OutputFormat, console, errors, print_table
+from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.progress import run_progress
 from graphs.build import build_corpus
 from graphs.config import CorpusConfig
@@ -47,7 +47,9 @@ def build_command(
     db: DbOption = None,
 ) -> None:
     """Build (or resume) a chain-of-thought corpus with the solver/critic loop."""
-    try:
+    failures = (ValidationError, EndpointError, PromptError, StoreError, ValueError, OSError)
+    with command_errors("build", failures,
+                        f"everything finished is stored; rerun the same command to resume run {run!r}"):
         config = corpus_config(config_file, {
             "source": source, "limit": limit, "critic_mode": critic_mode, "max_attempts": max_attempts,
             "prompts_dir": prompts, "solver_prompt": solver_prompt, "critic_prompt": critic_prompt,
@@ -56,12 +58,6 @@ def build_command(
         }, teacher, teacher_key_env, critic, critic_key_env, temperature, max_tokens)
         with Store(db_path(db)) as store, run_progress(f"build {run}") as update:
             tally = build_corpus(store, run, config, update)
-    except KeyboardInterrupt:
-        errors.print(f"interrupted: everything finished is stored; rerun the same command to resume run {run!r}")
-        raise typer.Exit(130) from None
-    except (ValidationError, EndpointError, PromptError, StoreError, ValueError, OSError) as exc:
-        errors.print(f"[red]build failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
     console.print(f"run {run}: {tally.accepted} accepted, {tally.abstained} abstained, {tally.failed} failed "
                   f"of {tally.total} to do; {tally.tokens:,} tokens in the run", highlight=False)
     for line in tally.errors[:10]:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from agents.endpoints import EndpointError, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
-from distill.output import console, errors, print_table
+from distill.output import command_errors, console, errors, print_table
 from graphs.runner import Pacing
 from models.llama_server import LlamaServerError
 from models.registry import UnknownModelError
@@ -56,7 +56,10 @@ def eval_command(
     from evaluation.config import EvalConfig
     from evaluation.run import evaluate
 
-    try:
+    failures = (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, LlamaServerError,
+                ValueError, OSError)
+    with command_errors("eval", failures,
+                        f"every stored answer is kept; rerun the same command to resume {run!r}"):
         pacing = Pacing(**{k: v for k, v in {"concurrency": concurrency, "rpm": rpm}.items() if v is not None})
         config = EvalConfig(
             run=run, models=models, split=split, split_seed=split_seed, max_tokens=max_tokens,
@@ -68,13 +71,6 @@ def eval_command(
             outcome = evaluate(store, config, log=lambda line: console.print(line, highlight=False))
             rows = store.query(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM eval_accuracy WHERE "
                                "list_contains(?, evaluation_id) ORDER BY evaluation_id", [outcome.evaluation_ids])
-    except KeyboardInterrupt:
-        errors.print(f"interrupted: every stored answer is kept; rerun the same command to resume {run!r}")
-        raise typer.Exit(130) from None
-    except (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, LlamaServerError, ValueError,
-            OSError) as exc:
-        errors.print(f"[red]eval failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
     console.print(f"{run}/{split}: {outcome.problems} problems; answered now: "
                   f"{sum(outcome.generated.values())}; re-graded by the current rule: {outcome.regraded}; "
                   f"judged: {outcome.judged}", highlight=False)

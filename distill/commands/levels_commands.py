@@ -12,7 +12,7 @@ from agents.compressor import DEFAULT_RATIOS
 from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
-from distill.output import console, errors, print_table
+from distill.output import command_errors, console, errors, print_table
 from distill.progress import run_progress
 from graphs.build import build_levels
 from graphs.levels import LevelsConfig
@@ -43,7 +43,9 @@ def levels_command(
     db: DbOption = None,
 ) -> None:
     """Compress each accepted reasoning into levels R2..R6 (checked: shorter, same correct answer, not cut off)."""
-    try:
+    failures = (ValidationError, EndpointError, PromptError, StoreError, ValueError, OSError)
+    with command_errors("levels", failures,
+                        f"everything finished is stored; rerun the same command to resume {run!r}"):
         values: dict = {"prompts_dir": prompts, "compressor_prompt": compressor_prompt, "max_attempts": max_attempts,
                         "limit": limit, "up_to": up_to}
         if ratios:
@@ -63,12 +65,6 @@ def levels_command(
         with Store(db_path(db)) as store, run_progress(f"levels {run}") as update:
             tally = build_levels(store, run, config, update)
             summary = store.query("SELECT * FROM level_summary WHERE run_name = ? ORDER BY level", [run])
-    except KeyboardInterrupt:
-        errors.print(f"interrupted: everything finished is stored; rerun the same command to resume {run!r}")
-        raise typer.Exit(130) from None
-    except (ValidationError, EndpointError, PromptError, StoreError, ValueError, OSError) as exc:
-        errors.print(f"[red]levels failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
     console.print(f"levels {run}: {tally.complete} rows complete, {tally.partial} with failed levels, "
                   f"{tally.failed} failed of {tally.total} to do; {tally.tokens:,} tokens", highlight=False)
     if summary:

@@ -10,7 +10,7 @@ import typer
 from agents.endpoints import EndpointError
 from agents.prompts import PromptError
 from distill.commands.options import DbOption
-from distill.output import console, errors, print_table
+from distill.output import command_errors, console, print_table
 from distill.progress import run_progress
 from distill.study import StudyConfigError, load_study_config, run_study
 from store import StoreError
@@ -25,16 +25,12 @@ def study_command(
     db: DbOption = None,
 ) -> None:
     """Ingest, build the corpus, make levels, split, train, evaluate and report; a rerun resumes."""
-    try:
+    failures = (StudyConfigError, StoreError, EndpointError, PromptError, ValueError, RuntimeError, OSError)
+    with command_errors("study", failures,
+                        "everything finished is stored; rerun the same command to resume"):
         config = load_study_config(config_file, {"db": db})
         result = run_study(config, log=lambda line: console.print(line, highlight=False, markup=False),
                            progress=run_progress)
-    except KeyboardInterrupt:
-        errors.print("interrupted: everything finished is stored; rerun the same command to resume")
-        raise typer.Exit(130) from None
-    except (StudyConfigError, StoreError, EndpointError, PromptError, ValueError, RuntimeError, OSError) as exc:
-        errors.print(f"[red]study failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
     rows = [(r["label"], r["seeds"], r["min_problems"], _percent(r["mean_accuracy"]),
              _percent(r["std_accuracy"]), f"{_percent(r['ci_low'])} .. {_percent(r['ci_high'])}",
              r["undecided"], r["truncated"], None if r["mean_words"] is None else round(r["mean_words"]))

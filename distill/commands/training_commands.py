@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from distill.commands.options import DbOption, FormatOption, db_path
-from distill.output import OutputFormat, console, errors, print_table
+from distill.output import OutputFormat, command_errors, console, errors, print_table
 from models.registry import UnknownModelError
 from store import Store, StoreError
 from store.queries import read_only_sql
@@ -104,7 +104,10 @@ def train_command(
     """LoRA-train the student on one level, one adapter per seed (best validation kept; resumable)."""
     from training.train import train_level
 
-    try:
+    failures = (ValidationError, StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError)
+    with command_errors("train", failures,
+                        f"rerun the same command to resume run {run!r} {level} from its last checkpoint",
+                        {ContaminationError: 3, InsufficientMemory: 3}):
         config = load_train_config(config_file, {
             "seeds": [int(s) for s in seeds.split(",") if s.strip()] if seeds else None, "iters": iters,
             "model": model, "split_seed": split_seed, "batch_size": batch_size, "learning_rate": learning_rate,
@@ -112,12 +115,6 @@ def train_command(
         with Store(db_path(db)) as store:
             outcomes = train_level(store, run, level, config, restart=restart, allow_leaks=allow_leaks,
                                    log=lambda line: console.print(line, highlight=False, markup=False))
-    except KeyboardInterrupt:
-        errors.print(f"interrupted: rerun the same command to resume run {run!r} {level} from its last checkpoint")
-        raise typer.Exit(130) from None
-    except (ValidationError, StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError) as exc:
-        errors.print(f"[red]train failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(3 if isinstance(exc, ContaminationError | InsufficientMemory) else 2) from exc
     rows = [(o.seed, o.status + (" (already)" if o.skipped else ""), o.best_iteration,
              None if o.best_val_loss is None else round(o.best_val_loss, 4), o.last_iteration, round(o.seconds, 1),
              None if o.seconds_per_iteration is None else round(o.seconds_per_iteration, 3), str(o.adapter_dir))

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from tests.support.paths import SAMPLE
 
 from store import Store
+from tests.support.paths import SAMPLE
 
 
 def test_ingest_then_problems(cli):

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from tests.support.paths import SAMPLE
 
 from store.ingest import FieldMapping, ingest, placeholder_reason, question_hash
+from tests.support.paths import SAMPLE
 
 
 def test_generic_jsonl_with_a_mapping_keeps_other_columns(store, tmp_path):

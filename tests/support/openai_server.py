@@ -45,7 +45,7 @@ class _Server(ThreadingHTTPServer):
 class OpenAIServer:
     """`with OpenAIServer(responder, latency_s=0.2) as server: server.base_url ...`"""
 
-    def __init__(self, responder: Responder, latency_s: float = 0.0):
+    def __init__(self, responder: Responder, latency_s: float = 0.0, port: int = 0):
         self.responder = responder
         self.latency_s = latency_s
         self.log: list[Logged] = []
@@ -55,7 +55,7 @@ class OpenAIServer:
         self.gate_open.set()
         self.held: list[Logged] = []
         self.abandoned: set[int] = set()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -170,14 +170,29 @@ def sums_teacher(request: dict[str, Any]) -> Reply:
     return Reply(content=f"{a} + {b} = {a + b}.\nAnswer: \\boxed{{{a + b}}}")
 
 
+def guessing_teacher(request: dict[str, Any]) -> Reply:
+    """Answers every question with 1; as critic, accepts only where the reference answer is 1. Any problem set
+    runs to the end: the few whose answer is 1 are accepted, the others retried and abstained."""
+    if is_critic(request):
+        accept = "Reference answer: 1\n" in user_text(request)
+        verdict = "ACCEPT" if accept else "REJECT"
+        return Reply(content=f"VERDICT: {verdict}\nREASON: compared with the reference.", completion_tokens=8)
+    return Reply(content="Guessing the smallest positive integer.\nAnswer: \\boxed{1}", completion_tokens=12)
+
+
+RESPONDERS: dict[str, Responder] = {"sums": sums_teacher, "guess": guessing_teacher}
+
+
 def main() -> None:
-    """Serve `sums_teacher` in this process until killed: prints the base URL on its first line."""
+    """Serve a scripted teacher in this process until killed: prints the base URL on its first line."""
     import argparse
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--teacher", choices=sorted(RESPONDERS), default="sums")
     args = parser.parse_args()
-    with OpenAIServer(sums_teacher, latency_s=args.latency) as server:
+    with OpenAIServer(RESPONDERS[args.teacher], latency_s=args.latency, port=args.port) as server:
         print(server.base_url, flush=True)
         threading.Event().wait()
 

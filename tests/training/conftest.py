@@ -4,31 +4,16 @@ default student (skipped, with the reason, only when it cannot be installed)."""
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from models.mlx_runtime import load_mlx, openblas_path
 from store import Store
+from tests.support.blas import single_thread_blas  # noqa: F401  (autouse)
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems, tiny_model_for
 from training.config import TrainConfig
-
-
-@pytest.fixture(autouse=True, scope="session")
-def single_thread_blas():
-    load_mlx()
-    path = openblas_path()
-    if path is None:
-        yield
-        return
-    library = ctypes.CDLL(path)
-    before = library.openblas_get_num_threads()
-    library.openblas_set_num_threads(1)
-    yield
-    library.openblas_set_num_threads(before)
 
 
 @dataclass
