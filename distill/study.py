@@ -76,14 +76,18 @@ class StudyConfig(BaseModel):
     eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig fields other than `run`.")
 
     @model_validator(mode="after")
-    def _eval_is_valid(self) -> StudyConfig:
+    def _one_teacher(self) -> StudyConfig:
+        """A [corpus.teacher] is also the compressor and the evaluated teacher unless those are given."""
         if "run" in self.eval:
             raise ValueError("[eval] takes no `run`: the study's `name` is the run")
+        if self.corpus.teacher is not None and self.levels.compressor is None:
+            self.levels = self.levels.model_copy(update={"compressor": self.corpus.teacher})
         self.eval_config()
         return self
 
     def eval_config(self) -> EvalConfig:
-        return EvalConfig(run=self.name, **self.eval)
+        teacher = {"teacher": self.corpus.teacher} if self.corpus.teacher and "teacher" not in self.eval else {}
+        return EvalConfig(run=self.name, **teacher, **self.eval)
 
     def train_config(self) -> TrainConfig:
         return self.train.for_training().model_copy(update={"out_dir": self.out})

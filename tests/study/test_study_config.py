@@ -48,3 +48,17 @@ def test_secrets_stay_in_the_environment(tmp_path: Path):
                     'model = "deepseek-reasoner"\napi_key = "sk-123"\n')
     with pytest.raises(StudyConfigError, match="api_key: Extra inputs are not permitted"):
         load_study_config(path)
+
+
+def test_a_configured_teacher_also_compresses_and_is_the_evaluated_teacher(tmp_path: Path):
+    teacher = ('\n[corpus.teacher]\nbase_url = "https://api.deepseek.com"\nmodel = "deepseek-reasoner"\n'
+               'api_key_env = "DEEPSEEK_API_KEY"\n')
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO.read_text() + teacher)
+    config = load_study_config(path)
+    assert config.levels.compressor == config.corpus.teacher == config.eval_config().teacher
+    assert config.corpus.teacher.model == "deepseek-reasoner"
+    path.write_text(DEMO.read_text().replace("[eval]", '[eval]\nteacher = { base_url = "http://localhost:8000/v1", '
+                                             'model = "other" }') + teacher)
+    assert load_study_config(path).eval_config().teacher.model == "other"
+    assert load_study_config(DEMO).eval_config().teacher is None  # the local teacher throughout
