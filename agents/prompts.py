@@ -1,5 +1,7 @@
 """Prompt files: a short `# key: value` header, then `=== system ===`, `=== user ===` (and optional
-`=== retry ===`) sections with `{{variable}}` slots. Each prompt's content hash is stored with every call."""
+`=== retry ===`) sections with `{{variable}}` slots, and optionally one worked exchange (`=== example_user ===`
+and `=== example_assistant ===`, no slots) sent before the request: small models follow a shown example far
+better than a described one. Each prompt's content hash is stored with every call."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ ROLE_VARIABLES: dict[str, dict[str, set[str]]] = {
     "judge": {"system": set(), "user": {"question", "reference_answer", "answer", "response"}},
 }
 REQUIRED_SECTIONS = {"system", "user"}
+EXAMPLE_SECTIONS = ("example_user", "example_assistant")
 DEFAULT_DIR = "default"
 
 
@@ -62,12 +65,16 @@ class Prompt:
         return SLOT.sub(fill, template)
 
     def messages(self, **values: object) -> list[dict[str, str]]:
-        """[system, user] messages; the `retry` section is appended to the user message when `retry=True`."""
+        """[system, (example user, example assistant,) user] messages; the `retry` section is appended to the user
+        message when `retry=True`."""
         retry = bool(values.pop("retry", False))
         user = self.render("user", **values)
         if retry:
             user += self.render("retry", **values)
-        return [{"role": "system", "content": self.render("system", **values)}, {"role": "user", "content": user}]
+        example = [{"role": role, "content": self.sections[f"example_{role}"]} for role in ("user", "assistant")
+                   if EXAMPLE_SECTIONS[0] in self.sections]
+        return [{"role": "system", "content": self.render("system", **values)}, *example,
+                {"role": "user", "content": user}]
 
 
 def parse_prompt(text: str, path: str, role: str) -> Prompt:
@@ -88,7 +95,9 @@ def parse_prompt(text: str, path: str, role: str) -> Prompt:
     missing = REQUIRED_SECTIONS - sections.keys()
     if missing:
         raise PromptError(f"{path}: missing section(s) {sorted(missing)} (write them as '=== user ===')")
-    allowed = ROLE_VARIABLES[role]
+    if len(set(EXAMPLE_SECTIONS) & sections.keys()) == 1:
+        raise PromptError(f"{path}: an example needs both sections, === example_user === and === example_assistant ===")
+    allowed = ROLE_VARIABLES[role] | {name: set() for name in EXAMPLE_SECTIONS}
     for name, body in sections.items():
         if name not in allowed:
             raise PromptError(f"{path}: unknown section {name!r} for a {role} prompt; allowed: {sorted(allowed)}")

@@ -155,13 +155,18 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
             with bar(f"corpus {config.name}") as update:
                 tally = build_corpus(store, config.name, config.corpus, update)
             _fail_on(tally, "corpus")
-            return f"{tally.accepted} accepted, {tally.abstained} abstained of {tally.total} to do"
+            run = store.query("SELECT * FROM run_summary WHERE run_name = ?", [config.name])[0]
+            return (f"{tally.total} problem(s) done now; the run: {run['accepted']} accepted, {run['abstained']} "
+                    f"abstained, {run['attempts']} attempts, {run['tokens']:,} tokens")
 
         def levels() -> str:
             with bar(f"levels {config.name}") as update:
                 tally = build_levels(store, config.name, config.levels, update)
             _fail_on(tally, "levels")
-            return f"{tally.complete} rows complete, {tally.partial} with failed levels of {tally.total} to do"
+            rows = store.query("SELECT level, ok, failed, mean_words FROM level_summary WHERE run_name = ? "
+                               "ORDER BY level", [config.name])
+            return f"{tally.total} row(s) done now; " + ", ".join(
+                f"{r['level']} {r['ok']} ok/{r['failed']} failed ({r['mean_words'] or 0:.0f} words)" for r in rows)
 
         def split() -> str:
             s = config.split
