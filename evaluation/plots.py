@@ -61,8 +61,9 @@ def loss_curves_plot(curves: list[LossCurve], path: Path) -> Path | None:
             if curve.best_iteration is not None and curve.best_val_loss is not None:
                 ax.plot([curve.best_iteration], [curve.best_val_loss], marker="*", markersize=14, color=colour,
                         markeredgecolor="black", linestyle="none")
-                ax.annotate(f"best {curve.best_iteration}", (curve.best_iteration, curve.best_val_loss),
-                            textcoords="offset points", xytext=(6, 8), fontsize=8)
+                ax.annotate(f"seed {curve.seed}: best {curve.best_iteration}",  # one line per seed, never on top
+                            (curve.best_iteration, curve.best_val_loss), textcoords="offset points",
+                            xytext=(6, 8 + 10 * index), fontsize=8, color=colour)
         ax.set_title(f"{run} {level}")
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
