@@ -98,8 +98,8 @@ def ci(row: dict[str, Any]) -> str:
 
 
 def model_table(models: list[dict[str, Any]]) -> Table:
-    return Table(["model", "seeds", "problems", "accuracy %", "± std", "95% CI", "undecided", "truncated",
-                  "mean words", "mean tokens"],
+    return Table(["model", "seeds", "problems", "accuracy %", "± std", "95% CI", "undecided (all seeds)",
+                  "truncated (all seeds)", "mean words", "mean tokens"],
                  [[r["label"], r["seeds"], r["max_problems"], pct(r["mean_accuracy"]), pct(r["std_accuracy"]), ci(r),
                    r["undecided"], r["truncated"], r["mean_words"], r["mean_tokens"]] for r in models])
 

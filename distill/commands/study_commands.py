@@ -35,9 +35,9 @@ def study_command(
              _percent(r["std_accuracy"]), f"{_percent(r['ci_low'])} .. {_percent(r['ci_high'])}",
              r["undecided"], r["truncated"], None if r["mean_words"] is None else round(r["mean_words"]))
             for r in result.headline]
-    print_table(["model", "seeds", "problems", "accuracy (mean)", "std across seeds", "95% CI (bootstrap)",
-                 "undecided", "truncated", "mean words"], rows, title=f"{config.name}: accuracy on the held-out "
-                f"{config.eval_config().split} split")
+    columns = ["model", "seeds", "problems", "accuracy (mean)", "std across seeds", "95% CI (bootstrap)",
+               "undecided (all seeds)", "truncated (all seeds)", "mean words"]
+    print_table(columns, rows, title=f"{config.name}: accuracy on the held-out {config.eval_config().split} split")
     total = sum(result.seconds.values())
     console.print(f"stages: {', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}; total {total:.0f} s",
                   highlight=False)
