@@ -77,10 +77,10 @@ def per_model(store: Store, run: str, split: str, resamples: int = RESAMPLES, se
     return rows
 
 
-def per_level(store: Store, run: str, split: str, resamples: int = RESAMPLES, seed: int = SEED
-              ) -> list[dict[str, Any]]:
-    """Students by level: accuracy (mean ± std, CI), answer length, and the length of the training text."""
-    rows = [r for r in per_model(store, run, split, resamples, seed) if r["kind"] == "student"]
+def per_level(store: Store, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The students among `per_model`'s rows (accuracy, CI, answer length), each with the length of its
+    training text."""
+    rows = [dict(r) for r in models if r["kind"] == "student"]
     for row in rows:
         text = store.query("SELECT mean_words, mean_tokens FROM level_summary WHERE run_name = ? AND level = ?",
                            [row["training_run"], row["level"]])

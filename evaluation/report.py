@@ -120,7 +120,7 @@ def seed_table(rows: list[dict[str, Any]]) -> Table:
 
 def _split_section(report: Report, store: Store, run: str, split: str, out: Path) -> None:
     models = aggregate.per_model(store, run, split)
-    levels = aggregate.per_level(store, run, split)
+    levels = aggregate.per_level(store, models)
     problems = max((r["max_problems"] for r in models), default=0)
     name = "held-out test split" if split == "test" else "MATH-500 sample"
     report.add("h2", f"{name} ({split}, {problems} problems)")

@@ -84,7 +84,7 @@ def test_bootstrap_ci_edge_cases():
 
 
 def test_per_level_joins_the_training_text_length(study):
-    levels = {r["level"]: r for r in aggregate.per_level(study, "study", "test")}
+    levels = {r["level"]: r for r in aggregate.per_level(study, aggregate.per_model(study, "study", "test"))}
     assert list(levels) == ["R1", "R2"]
     assert levels["R1"]["mean_words"] == pytest.approx(statistics.mean([80, 60, 70]))
     assert levels["R2"]["mean_tokens"] == pytest.approx(50)
