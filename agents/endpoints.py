@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # Named endpoints a user can give as `--teacher NAME`; the key is read from the named env var at run time.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -33,6 +33,14 @@ class SamplingParams(BaseModel):
 
 # The local default teacher (a 0.5B instruct model) answers short problems within this many tokens.
 LOCAL_TEACHER_SAMPLING = SamplingParams(temperature=0.6, max_tokens=1024)
+
+
+def _local_defaults(value: Any) -> Any:
+    return {**LOCAL_TEACHER_SAMPLING.model_dump(), **value} if isinstance(value, dict) else value
+
+
+# The local teacher's sampling in a config: a partial table ({temperature = 0}) keeps the local defaults for the rest.
+LocalSampling = Annotated[SamplingParams, BeforeValidator(_local_defaults)]
 
 
 class EndpointConfig(BaseModel):

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, SamplingParams
+from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from graphs.runner import Pacing
 
 
@@ -16,7 +16,7 @@ class CorpusConfig(BaseModel):
 
     teacher: EndpointConfig | None = Field(None, description="None: the local default teacher (llama.cpp).")
     critic: EndpointConfig | None = Field(None, description="None: the teacher's endpoint.")
-    local_sampling: SamplingParams = Field(LOCAL_TEACHER_SAMPLING, description="Sampling of the local teacher "
+    local_sampling: LocalSampling = Field(LOCAL_TEACHER_SAMPLING, description="Sampling of the local teacher "
                                            "(used when no teacher endpoint is configured).")
     critic_mode: Literal["rule", "llm", "cascade"] = "cascade"
     max_attempts: int = Field(3, ge=1, le=20)

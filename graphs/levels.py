@@ -19,7 +19,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.compressor import DEFAULT_RATIOS, LEVELS, compressor_messages, count_words, read_compression, target_words
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, SamplingParams
+from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from graphs.calls import Caller, Role, usage
 from graphs.runner import Pacing, Stage, Tally, run_stage
 from store import Store
@@ -44,7 +44,7 @@ class LevelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     compressor: EndpointConfig | None = Field(None, description="None: the local default teacher.")
-    local_sampling: SamplingParams = Field(LOCAL_TEACHER_SAMPLING, description="Sampling of the local teacher "
+    local_sampling: LocalSampling = Field(LOCAL_TEACHER_SAMPLING, description="Sampling of the local teacher "
                                            "(used when no compressor endpoint is configured).")
     prompts_dir: str | None = None
     compressor_prompt: str | None = None

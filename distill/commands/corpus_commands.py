@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointError, SamplingParams, parse_endpoint
+from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, FormatOption, db_path
 from distill.output import OutputFormat, command_errors, console, errors, print_table
@@ -84,8 +84,7 @@ def corpus_config(config_file: Path | None, overrides: dict[str, Any], teacher: 
     elif sampling and values.get("teacher"):
         values["teacher"] = {**values["teacher"], "sampling": {**values["teacher"].get("sampling", {}), **sampling}}
     elif sampling:
-        values["local_sampling"] = {**LOCAL_TEACHER_SAMPLING.model_dump(), **values.get("local_sampling", {}),
-                                    **sampling}
+        values["local_sampling"] = {**values.get("local_sampling", {}), **sampling}
     if critic:
         values["critic"] = parse_endpoint(critic, api_key_env=critic_key_env)
     return CorpusConfig(**values)

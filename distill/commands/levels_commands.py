@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from agents.compressor import DEFAULT_RATIOS
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointError, SamplingParams, parse_endpoint
+from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
 from distill.output import command_errors, console, errors, print_table
@@ -58,7 +58,7 @@ def levels_command(
             values["compressor"] = parse_endpoint(compressor, api_key_env=compressor_key_env,
                                                   sampling=SamplingParams(**sampling) if sampling else None)
         elif sampling:
-            values["local_sampling"] = SamplingParams(**{**LOCAL_TEACHER_SAMPLING.model_dump(), **sampling})
+            values["local_sampling"] = sampling
         pacing = {k: v for k, v in {"concurrency": concurrency, "rpm": rpm, "tpm": tpm,
                                     "token_budget": token_budget}.items() if v is not None}
         config = LevelsConfig(**{k: v for k, v in values.items() if v is not None}, pacing=Pacing(**pacing))

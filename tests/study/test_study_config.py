@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.endpoints import LOCAL_TEACHER_SAMPLING
 from distill.study import StudyConfigError, load_study_config
+from graphs.levels import LevelsConfig
 from tests.support.paths import REPO
 
 DEMO = REPO / "examples" / "demo.toml"
@@ -62,3 +64,15 @@ def test_a_configured_teacher_also_compresses_and_is_the_evaluated_teacher(tmp_p
                                              'model = "other" }') + teacher)
     assert load_study_config(path).eval_config().teacher.model == "other"
     assert load_study_config(DEMO).eval_config().teacher is None  # the local teacher throughout
+
+
+def test_a_partial_local_sampling_table_keeps_the_local_defaults(tmp_path: Path):
+    path = tmp_path / "study.toml"
+    path.write_text(DEMO.read_text().replace('local_sampling = { temperature = 0.6, max_tokens = 768 }',
+                                             'local_sampling = { temperature = 0.0 }'))
+    config = load_study_config(path)
+    assert (config.corpus.local_sampling.temperature, config.corpus.local_sampling.max_tokens) == (
+        0.0, LOCAL_TEACHER_SAMPLING.max_tokens)
+    assert config.levels.local_sampling.max_tokens == 512  # given in the demo's [levels]
+    partial = LevelsConfig(local_sampling={"max_tokens": 64}).local_sampling
+    assert (partial.temperature, partial.max_tokens) == (LOCAL_TEACHER_SAMPLING.temperature, 64)
