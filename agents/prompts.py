@@ -1,6 +1,7 @@
 """Prompt files: a short `# key: value` header, then `=== system ===`, `=== user ===` (and optional
-`=== retry ===`) sections with `{{variable}}` slots, and optionally one worked exchange (`=== example_user ===`
-and `=== example_assistant ===`, no slots) sent before the request: small models follow a shown example far
+`=== retry ===`; the compressor also needs `=== shorten ===`, see agents/compressor.py) sections with
+`{{variable}}` slots, and optionally one worked exchange (`=== example_user ===` and `=== example_assistant ===`,
+no slots) sent before the request: small models follow a shown example far
 better than a described one. Each prompt's content hash is stored with every call."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ HEADER = re.compile(r"^#\s*(\w+)\s*:\s*(.*)$")
 ROLE_VARIABLES: dict[str, dict[str, set[str]]] = {
     "solver": {"system": set(), "user": {"question"}, "retry": {"previous_answer", "critique", "question"}},
     "critic": {"system": set(), "user": {"question", "reference_answer", "reasoning", "answer"}},
-    "compressor": {"system": {"target_words"},
-                   "user": {"question", "reasoning", "answer", "target_words", "level", "words"},
+    "compressor": {"system": {"target_words"}, "user": {"question"},
+                   "shorten": {"answer", "target_words", "level", "words"},
                    "retry": {"problem_with_previous", "target_words", "words"}},
     "judge": {"system": set(), "user": {"question", "reference_answer", "answer", "response"}},
 }
 REQUIRED_SECTIONS = {"system", "user"}
+ROLE_SECTIONS = {"compressor": {"shorten"}}  # required besides system and user
 EXAMPLE_SECTIONS = ("example_user", "example_assistant")
 DEFAULT_DIR = "default"
 
@@ -66,15 +68,18 @@ class Prompt:
 
     def messages(self, **values: object) -> list[dict[str, str]]:
         """[system, (example user, example assistant,) user] messages; the `retry` section is appended to the user
-        message when `retry=True`."""
+        message, after a blank line, when `retry=True`."""
         retry = bool(values.pop("retry", False))
         user = self.render("user", **values)
-        if retry:
-            user += self.render("retry", **values)
-        example = [{"role": role, "content": self.sections[f"example_{role}"]} for role in ("user", "assistant")
-                   if EXAMPLE_SECTIONS[0] in self.sections]
-        return [{"role": "system", "content": self.render("system", **values)}, *example,
+        if retry:  # sections are stored without their surrounding blank lines: keep the retry a paragraph apart
+            user += "\n\n" + self.render("retry", **values)
+        return [{"role": "system", "content": self.render("system", **values)}, *self.example_messages(),
                 {"role": "user", "content": user}]
+
+    def example_messages(self) -> list[dict[str, str]]:
+        """The worked exchange (user, assistant), or nothing."""
+        return [{"role": role, "content": self.sections[f"example_{role}"]} for role in ("user", "assistant")
+                if EXAMPLE_SECTIONS[0] in self.sections]
 
 
 def parse_prompt(text: str, path: str, role: str) -> Prompt:
@@ -92,7 +97,7 @@ def parse_prompt(text: str, path: str, role: str) -> Prompt:
     if header.get("role", role) != role:
         raise PromptError(f"{path}: its header says role {header['role']!r}, but it is used as the {role} prompt")
     sections = {parts[i].lower(): parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
-    missing = REQUIRED_SECTIONS - sections.keys()
+    missing = (REQUIRED_SECTIONS | ROLE_SECTIONS.get(role, set())) - sections.keys()
     if missing:
         raise PromptError(f"{path}: missing section(s) {sorted(missing)} (write them as '=== user ===')")
     if len(set(EXAMPLE_SECTIONS) & sections.keys()) == 1:

@@ -5,8 +5,11 @@
                                               └────────────┘
 
 Each of R2..R6 is compressed from the last good level toward its word budget and kept only if it passes the
-checks in agents/compressor.py; after `max_attempts` it is recorded as failed with the reason (never copied
-from the level before), and the next level is compressed from the last good one. Runs on graphs.runner.
+checks in agents/compressor.py. A rewrite that passes them but falls below the next level's budget (the floor)
+is kept as a fallback while the compressor tries again, so that the ladder keeps room for the levels below;
+after `max_attempts` the longest fallback becomes the level, or, with none, the level is recorded as failed with
+the reason (never copied from the level before), and the next level is compressed from the last good one.
+Runs on graphs.runner.
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from typing import Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.compressor import DEFAULT_RATIOS, LEVELS, compressor_messages, count_words, read_compression, target_words
+from agents.compressor import (
+    DEFAULT_RATIOS,
+    LEVELS,
+    compressor_messages,
+    count_words,
+    floor_words,
+    instruction_text,
+    read_compression,
+    target_words,
+)
 from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from graphs.calls import Caller, Role, usage
 from graphs.runner import Pacing, Stage, Tally, run_stage
@@ -49,7 +61,7 @@ class LevelsConfig(BaseModel):
     prompts_dir: str | None = None
     compressor_prompt: str | None = None
     ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RATIOS))
-    max_attempts: int = Field(3, ge=1, le=10)
+    max_attempts: int = Field(4, ge=1, le=10)
     up_to: Literal["R2", "R3", "R4", "R5", "R6"] = Field("R6", description="The last level made.")
     limit: int | None = Field(None, gt=0)
     pacing: Pacing = Pacing()
@@ -69,6 +81,7 @@ class LevelsState(TypedDict, total=False):
     attempt: int
     feedback: str | None
     last: dict[str, Any] | None  # the newest compressor reply, checked
+    fallback: dict[str, Any] | None  # the longest usable reply below the floor so far, for this level
     failed: int
 
 
@@ -85,6 +98,12 @@ class LevelNodes:
     stored_keys: set[str] = field(default_factory=set)
     stored_rows: set[tuple[str, str]] = field(default_factory=set)  # (problem, level) stored before this run
 
+    def target(self, state: dict[str, Any]) -> int:
+        return target_words(state["r1_words"], state["level"], self.ratios, state["base_level"], state["base_words"])
+
+    def floor(self, state: dict[str, Any]) -> int:
+        return floor_words(state["r1_words"], state["level"], self.ratios, state["base_level"], state["base_words"])
+
     async def seed(self, state: dict[str, Any]) -> dict[str, Any]:
         text = state["reasoning"]
         words = count_words(text)
@@ -94,40 +113,45 @@ class LevelNodes:
             "target_words": None, "source_level": None, "attempts": 1, "reason": None, "call_key": None},
             replace=(state["problem_id"], "R1") in self.stored_rows))
         return {"level": "R2", "base_level": "R1", "base_text": text, "base_words": words, "r1_words": words,
-                "attempt": 1, "feedback": None, "last": None, "failed": 0}
+                "attempt": 1, "feedback": None, "last": None, "fallback": None, "failed": 0}
 
     async def compress(self, state: dict[str, Any]) -> dict[str, Any]:
         level, attempt = state["level"], state["attempt"]
         key = self.compressor.key(self.call.run_name, state["problem_id"], f"{level}#{attempt}")
         row = find_level_attempt(self.store, key) if key in self.stored_keys else None
         if row is None:
-            target = target_words(state["r1_words"], level, self.ratios)
+            target = self.target(state)
             messages = compressor_messages(self.compressor.prompt, state["question"], state["base_text"],
                                            state["answer"], level, target, state["feedback"])
             completion = await self.call(self.compressor, messages, key, state["problem_id"], attempt)
-            result = read_compression(completion, state["truth"], state["base_words"], level)
+            result = read_compression(completion, state["truth"], state["base_words"], level, self.floor(state),
+                                      instruction_text(messages))
             row = {"call_key": key, "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
                    "attempt": attempt, "model": self.compressor.model, "params": self.compressor.params,
                    "prompt_version": self.compressor.prompt.version, "messages": messages,
                    "content": completion.content, "text": result.text, "answer": result.answer,
-                   "words": result.words, "passed": result.passed, "reason": result.reason, **usage(completion)}
+                   "words": result.words, "usable": result.usable, "passed": result.passed, "reason": result.reason,
+                   **usage(completion)}
             await self.call.writer.write(insert_level_attempt(row))
-        last = {k: row[k] for k in ("call_key", "text", "answer", "words", "passed", "reason")}
+        last = {k: row[k] for k in ("call_key", "text", "answer", "words", "usable", "passed", "reason")}
         return {"last": last}
 
     async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
-        level, attempt, last = state["level"], state["attempt"], state["last"]
+        level, attempt, last, fallback = state["level"], state["attempt"], state["last"], state.get("fallback")
+        if last["usable"] and not last["passed"] and (fallback is None or last["words"] > fallback["words"]):
+            fallback = last
         if not last["passed"] and attempt < self.max_attempts:
-            return {"attempt": attempt + 1, "feedback": last["reason"]}
+            return {"attempt": attempt + 1, "feedback": last["reason"], "fallback": fallback}
+        chosen = last if last["passed"] else fallback
         row = {"run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
-               "target_words": target_words(state["r1_words"], level, self.ratios),
-               "source_level": state["base_level"], "attempts": attempt, "call_key": last["call_key"]}
+               "target_words": self.target(state),
+               "source_level": state["base_level"], "attempts": attempt, "call_key": (chosen or last)["call_key"]}
         following = LEVELS[LEVELS.index(level) + 1] if level != self.up_to else "done"
-        update = {"level": following, "attempt": 1, "feedback": None, "last": None}
-        if last["passed"]:
-            row.update(status="ok", text=last["text"], answer=last["answer"], words=last["words"],
-                       tokens=self.count_tokens(last["text"]), reason=None)
-            update.update(base_level=level, base_text=last["text"], base_words=last["words"])
+        update = {"level": following, "attempt": 1, "feedback": None, "last": None, "fallback": None}
+        if chosen is not None:
+            row.update(status="ok", text=chosen["text"], answer=chosen["answer"], words=chosen["words"],
+                       tokens=self.count_tokens(chosen["text"]), reason=None)
+            update.update(base_level=level, base_text=chosen["text"], base_words=chosen["words"])
         else:
             row.update(status="failed", text=None, answer=None, words=None, tokens=None,
                        reason=f"{attempt} attempt(s): {last['reason']}")

@@ -49,3 +49,10 @@ def test_a_missing_file_and_a_missing_value(tmp_path: Path):
         load_prompt("solver", directory=tmp_path)
     with pytest.raises(PromptError, match=r"needs a value for \{\{question\}\}"):
         parse_prompt(SOLVER, "p.md", "solver").messages()
+
+
+def test_the_retry_section_is_a_paragraph_of_its_own():
+    retry = "=== retry ===\n\nYou answered {{previous_answer}}: {{critique}}\n"
+    prompt = parse_prompt(SOLVER + retry, "p.md", "solver")
+    user = prompt.messages(question="2 + 2?", retry=True, previous_answer="5", critique="wrong")[-1]["content"]
+    assert user == "2 + 2?\n\nYou answered 5: wrong"

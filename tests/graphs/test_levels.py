@@ -7,7 +7,7 @@ import re
 import pytest
 from langchain_core.messages import AIMessage
 
-from agents.compressor import count_sentences
+from agents.compressor import count_sentences, floor_words, target_words
 from agents.endpoints import EndpointConfig
 from graphs.build import role_for
 from graphs.config import CorpusConfig
@@ -16,7 +16,7 @@ from graphs.levels import LevelsConfig, run_levels
 from graphs.runner import Pacing
 from store import Store
 from tests.support.corpus_fakes import calls, scripted_role, seed_problems, solver_by_question
-from tests.support.openai_server import OpenAIServer, Reply, user_text
+from tests.support.openai_server import OpenAIServer, Reply
 
 R1_WORDS = 100
 LONG = " ".join(["step"] * (R1_WORDS - 2)) + "\nAnswer: \\boxed{{{answer}}}"
@@ -31,17 +31,22 @@ def corpus(store, tmp_path, run="c"):
     assert tally.accepted == 3
 
 
+# R1 has 100 words, so each level's budget names it while every rewrite meets its budget exactly.
+LEVEL_OF_TARGET = {60: "R2", 45: "R3", 30: "R4", 18: "R5", 10: "R6"}
+
+
 def request_of(messages):
-    text = messages[-1].content if hasattr(messages[-1], "content") else messages[-1]["content"]
-    level = "R" + re.search(r"level (\d) of 6", text).group(1)
+    """(level, target words, answer): the budget from the closing instruction, the answer from the level shown as
+    the assistant's turn."""
+    text, shown = (m.content if hasattr(m, "content") else m["content"] for m in messages[-1:-3:-1])
     target = int(re.findall(r"at most (\d+) words", text)[-1])
-    answer = re.search(r"Final answer: (.+)", text).group(1).strip()
-    return level, target, answer
+    answer = re.search(r"\\boxed\{(.+)\}", shown).group(1)
+    return LEVEL_OF_TARGET.get(target, f"target {target}"), target, answer
 
 
 def rewrite(target, answer, sentences=1):
-    """About `target` words in `sentences` sentences, then the answer line."""
-    body = " ".join(["short"] * max(1, target - 3 - sentences)) + "." + " Done." * (sentences - 1)
+    """Exactly `target` words in `sentences` sentences, the answer line included."""
+    body = " ".join(["short"] * max(1, target - 1 - sentences)) + "." + " Done." * (sentences - 1)
     return f"{body}\nAnswer: \\boxed{{{answer}}}"
 
 
@@ -102,15 +107,46 @@ def test_a_longer_rewrite_is_retried(store, tmp_path):
 def test_a_wrong_answer_fails_the_level_and_the_next_one_shortens_the_last_good(store, tmp_path):
     corpus(store, tmp_path)
     wrong = lambda target, answer: rewrite(target, "41")  # noqa: E731
-    role = compressor({("R4", n): wrong for n in (1, 2, 3)})
-    tally = levels(store, role, limit=1)
-    assert tally.partial == 1
-    got = {r["level"]: r for r in rows(store, "SELECT * FROM levels")}
-    assert got["R4"]["status"] == "failed" and got["R4"]["text"] is None and got["R4"]["attempts"] == 3
+    role = compressor({("R4", n): wrong for n in (1, 2, 3, 4)})
+    tally = levels(store, role, limit=2)  # the first row's R4 fails four times, the second row's passes
+    assert (tally.partial, tally.complete) == (1, 1)
+    got = {r["level"]: r for r in rows(store, "SELECT * FROM levels WHERE problem_id = 'toy/p1'")}
+    assert got["R4"]["status"] == "failed" and got["R4"]["text"] is None and got["R4"]["attempts"] == 4
     assert "'41' is not the problem's answer" in got["R4"]["reason"]
     assert got["R5"]["status"] == "ok" and got["R5"]["source_level"] == "R3"
     assert rows(store, "SELECT failed FROM level_summary WHERE level = 'R4'")[0]["failed"] == 1
     assert rows(store, "SELECT count(*) AS n FROM level_failures")[0]["n"] == 1
+    # the paired columns count only the row with all six levels, so they compare the same problem throughout
+    summary = rows(store, "SELECT level, ok, mean_words, complete_rows, complete_mean_words FROM level_summary"
+                          " ORDER BY level")
+    assert [r["complete_rows"] for r in summary] == [1] * 6
+    assert [r["complete_mean_words"] for r in summary] == [100, 60, 45, 30, 18, 10]
+    assert [r["ok"] for r in summary] == [2, 2, 2, 1, 2, 2]
+
+
+def test_a_rewrite_below_the_floor_is_tried_again_and_kept_only_as_a_fallback(store, tmp_path):
+    corpus(store, tmp_path)
+    role = compressor({("R2", 1): rewrite(20, "42"), **{("R3", n): rewrite(20 + n, "42") for n in (1, 2, 3, 4)}})
+    levels(store, role, limit=1, up_to="R3")
+    got = {r["level"]: r for r in rows(store, "SELECT level, words, attempts, status FROM levels")}
+    assert got["R2"] == {"level": "R2", "words": 60, "attempts": 2, "status": "ok"}  # 20 < R3's budget of 45
+    assert got["R3"] == {"level": "R3", "words": 24, "attempts": 4, "status": "ok"}  # the longest of 21..24 < 30
+    tried = rows(store, "SELECT level, attempt, usable, passed, reason FROM level_attempts ORDER BY level, attempt")
+    assert tried[0]["usable"] and not tried[0]["passed"] and tried[0]["reason"].startswith("too short: 20 words")
+    assert all(r["usable"] and not r["passed"] for r in tried[2:])
+    feedback = [m[-1].content for m in calls(role) if "could not be used" in m[-1].content]
+    assert len(feedback) == 4 and "at least 45 words" in feedback[0]
+
+
+def test_an_answer_alone_or_an_echo_of_the_instructions_is_no_level(store, tmp_path):
+    corpus(store, tmp_path)
+    echo = "Rewrite it in at most 45 words, keeping only the key steps.\nAnswer: \\boxed{42}"
+    role = compressor({("R3", 1): "Answer: \\boxed{42}", ("R3", 2): echo})
+    levels(store, role, limit=1, up_to="R3")
+    tried = rows(store, "SELECT reason FROM level_attempts WHERE level = 'R3' ORDER BY attempt")
+    reasons = [r["reason"] for r in tried]
+    assert reasons[0] == "no reasoning left, only the answer"
+    assert reasons[1].startswith("it repeats the instructions") and reasons[2] is None
 
 
 def test_truncated_copied_and_rambling_rewrites_are_refused(store, tmp_path):
@@ -156,6 +192,15 @@ def test_levels_need_a_corpus_run(store):
         levels(store, compressor(), run="nope")
 
 
+def test_a_budget_steps_down_from_a_level_that_came_in_short_and_is_always_below_it():
+    assert target_words(100, "R3") == target_words(100, "R3", base_level="R2", base_words=60) == 45
+    # R2 came in at a third of its budget: R3 gets 20 * 0.45 / 0.6
+    assert target_words(100, "R3", base_level="R2", base_words=20) == 15
+    # the 8-word minimum would invite a copy of an 8-word R5
+    assert target_words(100, "R6", base_level="R5", base_words=8) == 7
+    assert floor_words(100, "R2") == 45 and floor_words(100, "R6") == 0
+
+
 def test_sentence_count_ignores_decimals_and_the_answer_line():
     assert count_sentences("The area is 3.5 square units. So the answer follows.\nAnswer: \\boxed{3.5}") == 2
     assert count_sentences("One step gives 42\nAnswer: \\boxed{42}") == 1
@@ -167,9 +212,7 @@ def test_levels_over_http(tmp_path):
         corpus(store, tmp_path)
 
     def reply(request):
-        text = user_text(request)
-        target = int(re.findall(r"at most (\d+) words", text)[-1])
-        answer = re.search(r"Final answer: (.+)", text).group(1).strip()
+        _, target, answer = request_of(request["messages"])
         return Reply(content=f"<think>shorten to {target}</think>" + rewrite(target, answer), completion_tokens=target)
 
     with OpenAIServer(reply) as server, Store(db) as store:
