@@ -100,7 +100,10 @@ def test_an_empty_body_after_all_retries_is_a_failed_attempt(tmp_path):
 
 
 def distill_build(db, server, run="kill", concurrency=4):
-    code = "import sys; from distill.cli import main; sys.argv[0] = 'distill'; main()"
+    # Ctrl-C as at an interactive terminal: a child inherits an ignored SIGINT (a runner started with `&` by a
+    # non-interactive shell), and Python then keeps ignoring it, so asyncio.run would never see the interrupt.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from distill.cli import main; sys.argv[0] = 'distill'; main()")
     args = [sys.executable, "-c", code, "build", "--run", run, "--teacher", f"scripted@{server.base_url}",
             "--concurrency", str(concurrency), "--db", str(db)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
