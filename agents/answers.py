@@ -84,6 +84,22 @@ def _last_boxed(text: str) -> str | None:
     return None
 
 
+def without_boxed(text: str) -> str:
+    """`text` with every `\\boxed{...}` / `\\fbox{...}` (nested braces allowed) replaced by a space."""
+    parts, position = [], 0
+    for match in BOX_COMMANDS.finditer(text):
+        if match.start() < position:
+            continue  # inside a box already removed
+        rest = match.end()
+        while rest < len(text) and text[rest] == " ":
+            rest += 1
+        close = _closing_brace(text, rest) if rest < len(text) and text[rest] == "{" else None
+        if close is not None:
+            parts.append(text[position:match.start()] + " ")
+            position = close + 1
+    return "".join(parts) + text[position:]
+
+
 def _closing_brace(text: str, start: int) -> int | None:
     """Matching `}` for the `{` at `start`, counting braces only (`\\{`, `\\}` count too)."""
     depth = 0

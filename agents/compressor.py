@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agents.answers import extract_answer
+from agents.answers import extract_answer, without_boxed
 from agents.chat import Completion, Messages
 from agents.equivalence import Verdict, check_answer
 from agents.prompts import Prompt
@@ -24,7 +24,6 @@ MAX_SENTENCES = {"R6": 3}
 MIN_REASONING_WORDS = 2  # besides the answer: "Answer: \\boxed{15}" alone is no reasoning
 ECHO_WORDS = 5  # a run of this many words of the instructions in a rewrite is an echo, not reasoning
 _WORD = re.compile(r"\w+")
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")
 _ANSWER_WORDS = re.compile(r"\b(?:final\s+)?answer\b", re.I)
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)[.!?](?=\s+[A-Z]|\s*$)")
 _ANSWER_LINE = re.compile(r"^\s*(\**\s*final\s+)?answer\s*:?.*$", re.I | re.M)
@@ -68,10 +67,8 @@ def floor_words(r1_words: int, level: str, ratios: dict[str, float] = DEFAULT_RA
 def compressor_messages(prompt: Prompt, question: str, text: str, answer: str, level: str, target: int,
                         problem_with_previous: str | None = None) -> Messages:
     values = {"question": question, "answer": answer, "target_words": target, "level": level[1:],
-              "words": count_words(text)}
-    instruction = prompt.render("shorten", **values)
-    if problem_with_previous is not None:
-        instruction += "\n\n" + prompt.render("retry", problem_with_previous=problem_with_previous, **values)
+              "words": count_words(text), "problem_with_previous": problem_with_previous}
+    instruction = prompt.request("shorten", problem_with_previous is not None, **values)
     return [{"role": "system", "content": prompt.render("system", **values)}, *prompt.example_messages(),
             {"role": "user", "content": prompt.render("user", **values)},
             {"role": "assistant", "content": text}, {"role": "user", "content": instruction}]
@@ -133,7 +130,7 @@ def read_compression(completion: Completion, truth: str, previous_words: int, le
 
 def reasoning_words(text: str) -> int:
     """Words besides the answer itself: `\\boxed{...}` and the words 'final answer' do not count."""
-    return len(_WORD.findall(_ANSWER_WORDS.sub(" ", _BOXED.sub(" ", text))))
+    return len(_WORD.findall(_ANSWER_WORDS.sub(" ", without_boxed(text))))
 
 
 def _shingles(text: str, n: int = ECHO_WORDS) -> set[tuple[str, ...]]:

@@ -70,11 +70,14 @@ class Prompt:
         """[system, (example user, example assistant,) user] messages; the `retry` section is appended to the user
         message, after a blank line, when `retry=True`."""
         retry = bool(values.pop("retry", False))
-        user = self.render("user", **values)
-        if retry:  # sections are stored without their surrounding blank lines: keep the retry a paragraph apart
-            user += "\n\n" + self.render("retry", **values)
         return [{"role": "system", "content": self.render("system", **values)}, *self.example_messages(),
-                {"role": "user", "content": user}]
+                {"role": "user", "content": self.request("user", retry, **values)}]
+
+    def request(self, section: str, retry: bool, **values: object) -> str:
+        """`section` rendered, followed by the `retry` section as a paragraph of its own when `retry` (sections
+        are stored without their surrounding blank lines)."""
+        text = self.render(section, **values)
+        return text + "\n\n" + self.render("retry", **values) if retry else text
 
     def example_messages(self) -> list[dict[str, str]]:
         """The worked exchange (user, assistant), or nothing."""

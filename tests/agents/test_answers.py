@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.answers import ExtractedAnswer, extract_answer, split_think
+from agents.answers import ExtractedAnswer, extract_answer, split_think, without_boxed
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,8 @@ def test_unterminated_think_falls_back_to_the_reasoning():
 )
 def test_split_think(text: str, reasoning: str | None, content: str):
     assert split_think(text) == (reasoning, content)
+
+
+def test_without_boxed_removes_every_box_with_its_nested_braces():
+    assert without_boxed(r"So \boxed{\frac{5 + \sqrt{1}}{2}} and \fbox{4}.").split() == ["So", "and", "."]
+    assert without_boxed("no box here") == "no box here"
