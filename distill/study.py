@@ -26,6 +26,25 @@ class StudyConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the key."""
 
 
+class GeneratedSet(BaseModel):
+    """Problems from the bundled generator of competition-style families (store/ingest/families.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(gt=0, le=100_000)
+    seed: int = 0
+    families: list[str] | None = Field(None, description="None: every family.")
+
+    @model_validator(mode="after")
+    def _known(self) -> GeneratedSet:
+        from store.ingest.families import FAMILIES
+
+        unknown = [f for f in self.families or [] if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown families {unknown}: known are {', '.join(FAMILIES)}")
+        return self
+
+
 class InputSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +55,13 @@ class InputSet(BaseModel):
     answer_field: str = "answer"
     id_field: str | None = None
     skip_invalid: bool = False
+    generate: GeneratedSet | None = Field(None, description="Write `path` (JSONL) from the generator first.")
+
+    @model_validator(mode="after")
+    def _generated_is_jsonl(self) -> InputSet:
+        if self.generate is not None and self.format != "jsonl":
+            raise ValueError("a generated input set is written as JSONL: use format = \"jsonl\"")
+        return self
 
 
 class SplitSettings(BaseModel):
@@ -118,6 +144,7 @@ class StudyResult:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     headline: list[dict[str, Any]] = field(default_factory=list)
+    paired: list[str] = field(default_factory=list)  # "student R1 − base: +x.x pp [lo, hi], p = ..." lines
 
 
 def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], Any] | None = None) -> StudyResult:
@@ -125,12 +152,14 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     from contextlib import nullcontext
 
     from evaluation.aggregate import per_model
-    from evaluation.report import build_report
+    from evaluation.paired import comparisons
+    from evaluation.report import build_report, headlines
     from evaluation.run import evaluate
     from graphs.build import build_corpus, build_levels
     from store import Store
     from store.ingest import FieldMapping, ingest
-    from training.splits import make_split
+    from store.ingest.families import write_jsonl
+    from training.splits import held_out_test_ids, make_split
     from training.train import train_level
 
     result = StudyResult(report_dir=config.report_dir())
@@ -146,18 +175,24 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
         def ingest_all() -> str:
             counts = []
             for item in config.inputs:
+                if item.generate is not None:
+                    write_jsonl(item.path, item.generate.count, item.generate.seed, item.generate.families)
                 mapping = FieldMapping(item.question_field, item.answer_field, item.id_field)
                 report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid)
                 counts.append(f"{report.source}: {report.inserted} new, {report.unchanged} unchanged")
             return "; ".join(counts)
 
         def corpus() -> str:
+            sources = [config.corpus.source] if config.corpus.source else [
+                r["name"] for r in store.query("SELECT name FROM sources ORDER BY name")]
+            held_out = held_out_test_ids(store, sources, config.split.seed, config.split.test)
             with bar(f"corpus {config.name}") as update:
-                tally = build_corpus(store, config.name, config.corpus, update)
+                tally = build_corpus(store, config.name, config.corpus, update, frozenset(held_out))
             _fail_on(tally, "corpus")
             run = store.query("SELECT * FROM run_summary WHERE run_name = ?", [config.name])[0]
-            return (f"{tally.total} problem(s) done now; the run: {run['accepted']} accepted, {run['abstained']} "
-                    f"abstained, {run['attempts']} attempts, {run['tokens']:,} tokens")
+            return (f"{tally.total} problem(s) done now ({len(held_out)} held out for test, never sent to the "
+                    f"teacher); the run: {run['accepted']} accepted, {run['abstained']} abstained, "
+                    f"{run['attempts']} attempts, {run['tokens']:,} tokens")
 
         def levels() -> str:
             with bar(f"levels {config.name}") as update:
@@ -194,6 +229,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
             build_report(store, config.name, result.report_dir)
             split_name = config.eval_config().split
             result.headline = per_model(store, config.name, split_name)
+            result.paired = headlines(comparisons(store, config.name, split_name))
             return str(result.report_dir / "report.html")
 
         for name, work in zip(STAGES, (ingest_all, corpus, levels, split, train, evaluation, report), strict=True):

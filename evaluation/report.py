@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluation import aggregate, plots
+from evaluation import aggregate, paired, plots
 from store import Store, StoreError
 from store.manifest import git_sha
 
@@ -22,6 +22,14 @@ METHOD = (
     "answers count as not correct and are shown apart. Mean ± sample standard deviation (ddof 1) across training "
     f"seeds; 95% CI: percentile bootstrap over problems, {aggregate.RESAMPLES:,} resamples, "
     f"numpy `default_rng({aggregate.SEED})`.")
+
+PAIRED_METHOD = (
+    "Each model is compared with its reference on the same problems: students and the teacher against the base, "
+    "each student level against R1 of the same seed. Only model / only reference: the problems one got right and "
+    "the other not; over seeds, the problems whose mean correctness across the student's seeds is higher for one "
+    "(each problem counted once). p: exact two-sided McNemar test on those discordant problems (over seeds, the "
+    "sign test it becomes). 95% CI of the difference: paired percentile bootstrap over problems, "
+    f"{paired.RESAMPLES:,} resamples. Gap closed: (student - base) / (teacher - base).")
 
 
 @dataclass
@@ -118,6 +126,23 @@ def seed_table(rows: list[dict[str, Any]]) -> Table:
                    r["judged"], pct(r["accuracy"]), r["mean_words"], r["mean_tokens"]] for r in rows])
 
 
+def paired_table(rows: list[dict[str, Any]]) -> Table:
+    return Table(["model", "reference", "seed", "problems", "both right", "both wrong", "only model",
+                  "only reference", "difference pp", "95% CI (paired bootstrap)", "p (exact McNemar)",
+                  "teacher-base gap closed"],
+                 [[r["label"], r["reference"], "over seeds" if r["seed"] is None else r["seed"], r["problems"],
+                   r["both_right"], r["both_wrong"], r["model_better"], r["reference_better"],
+                   f"{100 * r['difference']:+.1f}", f"[{100 * r['ci_low']:+.1f}, {100 * r['ci_high']:+.1f}]",
+                   paired.format_p(r["p_value"]),
+                   "–" if r["gap_closed"] is None else f"{100 * r['gap_closed']:.0f}%"] for r in rows])
+
+
+def headlines(rows: list[dict[str, Any]]) -> list[str]:
+    """The paired comparisons that answer the study's question: every student (over seeds) against the base."""
+    return [paired.headline(r) for r in rows if r["kind"] == "student" and r["reference"] == "base"
+            and r["seed"] is None]
+
+
 def _split_section(report: Report, store: Store, run: str, split: str, out: Path) -> None:
     models = aggregate.per_model(store, run, split)
     levels = aggregate.per_level(store, models)
@@ -126,6 +151,13 @@ def _split_section(report: Report, store: Store, run: str, split: str, out: Path
     report.add("h2", f"{name} ({split}, {problems} problems)")
     report.add("h3", "Accuracy: base vs teacher vs student")
     report.add("table", model_table(models))
+    comparisons = paired.comparisons(store, run, split)
+    if comparisons:
+        report.add("h3", "Paired comparisons on the same problems (view eval_paired)")
+        for line in headlines(comparisons):
+            report.add("p", line)
+        report.add("p", PAIRED_METHOD)
+        report.add("table", paired_table(comparisons))
     report.add("img", plots.accuracy_plot(models, out / f"accuracy-{split}.png",
                                           f"{run} {split}: accuracy with bootstrap 95% CI"))
     if levels:

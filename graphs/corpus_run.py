@@ -27,10 +27,12 @@ from store.writer import Statement
 class CorpusStage(Stage):
     outcomes = ("accepted", "abstained", "failed")
 
-    def __init__(self, store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None):
+    def __init__(self, store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
+                 exclude: frozenset[str] = frozenset()):
         if (critic is None) != (config.critic_mode == "rule"):
             raise ValueError(f"critic mode {config.critic_mode!r} {'needs' if critic is None else 'takes no'} critic")
         self.store, self.run_name, self.config, self.solver, self.critic = store, run_name, config, solver, critic
+        self.exclude = exclude  # held-out problems: never sent to the teacher
         self.recursion_limit = 4 * config.max_attempts + 8
 
     def roles(self) -> list[Role]:
@@ -38,7 +40,7 @@ class CorpusStage(Stage):
 
     def pending(self) -> list[dict[str, Any]]:
         return problems_to_build(self.store, self.run_name, self.config.source, self.config.limit,
-                                 self.config.include_duplicates)
+                                 self.config.include_duplicates, sorted(self.exclude))
 
     def finished(self) -> set[str]:
         return finished_problem_ids(self.store, self.run_name)
@@ -77,9 +79,9 @@ class CorpusStage(Stage):
 
 
 async def run_corpus(store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
-                     on_progress=None) -> Tally:
-    """Build (or resume) the corpus run `run_name`."""
-    stage = CorpusStage(store, run_name, config, solver, critic)
+                     on_progress=None, exclude: frozenset[str] = frozenset()) -> Tally:
+    """Build (or resume) the corpus run `run_name`, leaving out the `exclude` problems (held out for test)."""
+    stage = CorpusStage(store, run_name, config, solver, critic, exclude)
     register_run(store, run_name, "corpus", stage.manifest(), stage.identity())
     tally = await run_stage(store, stage, config.pacing(), tokens_spent(store, run_name), on_progress)
     unfinished = tally.total - tally.accepted - tally.abstained

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from store.db import Store, StoreError, insert_statement
@@ -42,10 +43,11 @@ def set_run_status(store: Store, run_name: str, status: str) -> None:
 
 
 def problems_to_build(store: Store, run_name: str, source: str | None, limit: int | None,
-                      include_duplicates: bool) -> list[dict[str, Any]]:
-    """The run's problems (active, first occurrences unless asked) in ingest order, minus finished ones."""
-    where = ["p.status = 'ok'"]
-    params: list[Any] = []
+                      include_duplicates: bool, exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The run's problems (active, first occurrences unless asked, none of `exclude`) in ingest order, minus
+    finished ones; `limit` counts from the first problem not excluded."""
+    where = ["p.status = 'ok'", "NOT list_contains(?, p.problem_id)"]
+    params: list[Any] = [list(exclude)]
     if source:
         where.append("p.source = ?")
         params.append(source)

@@ -134,6 +134,14 @@ def assign_splits(problems: Sequence[dict[str, Any]], split_seed: int, valid: fl
     return sorted(rows, key=lambda r: r["problem_id"])
 
 
+def held_out_test_ids(store: Store, sources: Sequence[str], split_seed: int, test: float) -> set[str]:
+    """The problems of `sources` that the split (seed, test fraction) will put in test, known before any corpus
+    exists: the test draw depends only on the active problems, the seed and the fraction. A study builds its
+    corpus without them, so no teacher call goes to a problem that is never trained on."""
+    universe = [dict(p, has_text=False) for p in db.split_universe(store, "", sources)]
+    return {r["problem_id"] for r in assign_splits(universe, split_seed, 0.0, test) if r["split"] == "test"}
+
+
 def check_contamination(store: Store, rows: Sequence[dict[str, Any]]) -> list[Leak]:
     """Overlap of train+valid questions with test questions and with every MATH-500 question in the store."""
     ids = {r["problem_id"]: r["split"] for r in rows}

@@ -38,6 +38,8 @@ def study_command(
     columns = ["model", "seeds", "problems", "accuracy (mean)", "std across seeds", "95% CI (bootstrap)",
                "undecided (all seeds)", "truncated (all seeds)", "mean words"]
     print_table(columns, rows, title=f"{config.name}: accuracy on the held-out {config.eval_config().split} split")
+    for line in result.paired:
+        console.print(line, highlight=False, markup=False)
     total = sum(result.seconds.values())
     console.print(f"stages: {', '.join(f'{k} {v:.0f} s' for k, v in result.seconds.items())}; total {total:.0f} s",
                   highlight=False)

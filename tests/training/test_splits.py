@@ -148,3 +148,23 @@ def test_apportion_largest_remainder(total, weights, expected):
 def test_assign_splits_validates_fractions():
     with pytest.raises(ValueError, match="fractions"):
         assign_splits([], 0, valid=0.6, test=0.5)
+
+
+def test_held_out_test_set_is_known_before_the_corpus_and_the_corpus_skips_it(store, tmp_path):
+    from store.corpus import problems_to_build
+    from training.splits import held_out_test_ids
+
+    problems = arithmetic_problems(60)
+    ingest_problems(store, tmp_path, problems)
+    held = held_out_test_ids(store, ["toy"], 0, 0.2)
+    assert len(held) == 12
+    pending = problems_to_build(store, "r", "toy", 20, False, sorted(held))
+    assert len(pending) == 20 and not {p["problem_id"] for p in pending} & held
+    everything = [p["problem_id"] for p in problems_to_build(store, "r", "toy", None, False)]
+    assert [p["problem_id"] for p in pending] == [pid for pid in everything if pid not in held][:20]
+    # the corpus built on the other problems (some abstained); the later split's test set is exactly `held`
+    built = [p for p in problems if f"toy/{p['id']}" not in held]
+    add_corpus(store, "r", built, abstain={built[0]["id"]})
+    result = make_split(store, "r", 0, valid=0.1, test=0.2)
+    assert set(result.ids("test")) == held
+    assert result.counts["unused"] == 1
