@@ -20,8 +20,8 @@ from evaluation.run import evaluate
 from models.mlx_runtime import load_mlx_model
 from store import training as db
 from tests.support.training_fakes import add_corpus, ingest_problems
-from training.data import read_jsonl, tokenize
 from training.config import TrainConfig
+from training.data import read_jsonl, tokenize
 from training.splits import make_split
 from training.train import train_level
 
