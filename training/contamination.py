@@ -5,13 +5,18 @@ becomes a space) and split into words. Two questions overlap when they share a 1
 than 13 words is one gram (all its words): it leaks when it appears word for word inside the other question,
 provided it has at least `MIN_SHORT_WORDS` words (shorter ones, such as "find x", would match everything);
 shorter still, only an identical question counts.
+
+Numbers decide between a leak and a shared template: two overlapping questions whose numbers conflict (neither
+question's numbers, counted with repeats, are among the other's) are different problems written from one template,
+as a generated family's are ("... 3 shirts, 4 pairs of pants ..." and "... 2 shirts, 5 pairs of pants ..."), and
+are not a leak. A copy, a rephrasing, or a held-out question embedded in a longer one keeps its numbers and is.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -66,8 +71,14 @@ def find_leaks(training: Mapping[str, str | None], held_out: Mapping[str, str | 
     _short_inside(train_words, held_words, min_short_words, shared, index, short_is_training=True)
     _short_inside(held_words, train_words, min_short_words, shared, index, short_is_training=False)
     leaks = [Leak(pid, other, against, len(grams), " ".join(min(grams))) for (pid, other), grams in shared.items()
-             if pid != other]
+             if pid != other and not numbers_conflict(train_words[pid], held_words[other])]
     return sorted(leaks, key=lambda leak: (leak.problem_id, leak.other_id))
+
+
+def numbers_conflict(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Neither question's numbers (words with a digit, with repeats) are contained in the other's."""
+    first, second = (Counter(w for w in words if any(c.isdigit() for c in w)) for words in (a, b))
+    return not (first <= second or second <= first)
 
 
 def _short_inside(short_side: Mapping[str, tuple[str, ...]], long_side: Mapping[str, tuple[str, ...]],

@@ -43,7 +43,7 @@ def percentages(rng: random.Random) -> Problem:
     value = base * percent // 100
     if rng.random() < 0.5:
         return f"What is {percent}\\% of {base}?", str(value)
-    return (f"A jacket costs ${base}. It is on sale for {percent}\\% off. How many dollars is the discount?",
+    return (f"A jacket costs {base} dollars. It is on sale for {percent}\\% off. How many dollars is the discount?",
             str(value))
 
 
@@ -51,8 +51,8 @@ def fractions(rng: random.Random) -> Problem:
     if rng.random() < 0.5:
         d = rng.randint(2, 9)
         n = rng.randint(1, d - 1)
-        k = rng.randint(2, 6)
-        return f"Write $\\frac{{{n * k}}}{{{d * k}}}$ in lowest terms.", _fraction(Fraction(n, d))
+        whole = d * rng.randint(2, 12)
+        return f"What is $\\frac{{{n}}}{{{d}}}$ of {whole}?", str(whole * n // d)
     b, d = rng.randint(2, 6), rng.randint(2, 6)
     a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
     return (f"Compute $\\frac{{{a}}}{{{b}}} + \\frac{{{c}}}{{{d}}}$. Express your answer as a common fraction.",

@@ -10,7 +10,7 @@ import pytest
 from store import training as db
 from store.ingest import ingest
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
-from training.contamination import find_leaks, ngrams, question_words
+from training.contamination import find_leaks, ngrams, numbers_conflict, question_words
 from training.export import ContaminationError, export_level
 from training.splits import make_split
 
@@ -94,3 +94,16 @@ def test_math500_questions_are_checked_even_when_ingested_later(store, tmp_path)
                        "split_seed = ?", [seed])
     assert rows == [{"problem_id": "toy/q003", "other_id": "math500/test/prealgebra/1.json", "against": "math500"}]
     assert db.split_set(store, "r", seed)["leaks"] == 1
+
+
+def test_a_shared_template_with_other_numbers_is_not_a_leak():
+    template = ("Sam has {} shirts, {} pairs of pants and {} hats. How many different outfits of one shirt, one pair "
+                "of pants and one hat can he make?")
+    training = {"t1": template.format(3, 4, 2), "t2": template.format(2, 5, 3),
+                "t3": "Warm up first. " + template.format(2, 5, 4) + " Then add 7."}
+    held_out = {"h": template.format(2, 5, 4)}
+    leaks = find_leaks(training, held_out, "test")
+    # t1, t2: the same template with other numbers (t2's 2, 5, 3 vs 2, 5, 4 conflict); t3 embeds h with its numbers
+    assert [(leak.problem_id, leak.other_id) for leak in leaks] == [("t3", "h")]
+    assert numbers_conflict(question_words(training["t2"]), question_words(held_out["h"]))
+    assert not numbers_conflict(question_words(training["t3"]), question_words(held_out["h"]))
