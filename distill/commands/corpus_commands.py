@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, FormatOption, db_path
+from distill.failures import print_failures
 from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.progress import run_progress
 from graphs.build import build_corpus
@@ -60,8 +61,7 @@ def build_command(
             tally = build_corpus(store, run, config, update)
     console.print(f"run {run}: {tally.accepted} accepted, {tally.abstained} abstained, {tally.failed} failed "
                   f"of {tally.total} to do; {tally.tokens:,} tokens in the run", highlight=False)
-    for line in tally.errors[:10]:
-        errors.print(f"  [red]failed[/red] {line}", highlight=False)
+    print_failures(tally, errors, "problem")
     if tally.stopped:
         errors.print(f"[yellow]stopped early:[/yellow] {tally.stopped}; rerun with a larger --token-budget")
     if tally.failed or tally.stopped:
