@@ -45,7 +45,8 @@ class Tally:
     outcomes: tuple[str, ...] = ("accepted", "abstained", "failed")
     total: int = 0
     counts: collections.Counter = field(default_factory=collections.Counter)
-    tokens: int = 0
+    tokens: int = 0  # the run's total: tokens stored before this process started, and its own
+    tokens_at_start: int = 0
     stopped: str | None = None  # why the run stopped early (budget), None when it ran to the end
     errors: list[str] = field(default_factory=list)  # "problem: reason" per failed item
     failure_reasons: collections.Counter = field(default_factory=collections.Counter)  # failed items by reason
@@ -117,7 +118,7 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
                     on_progress: Callable[[Tally], None] | None = None) -> Tally:
     """Run (or resume) every pending item of `stage`. Ctrl-C cancels cleanly: finished work stays stored."""
     items = stage.pending()
-    tally = Tally(outcomes=stage.outcomes, total=len(items))
+    tally = Tally(outcomes=stage.outcomes, total=len(items), tokens=tokens_spent, tokens_at_start=tokens_spent)
     limits = Limits(pacing.rpm, pacing.tpm, pacing.token_budget, spent=tokens_spent)
     for role in stage.roles():
         role.client.before_request = limits.before_request
