@@ -8,7 +8,7 @@ from typing import Literal
 
 from agents.normalise import matching_close
 
-Method = Literal["boxed", "answer_line", "final_expression", "none"]
+Method = Literal["boxed", "answer_line", "final_expression", "bare", "none"]
 BOX_COMMANDS = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_LINE = re.compile(
@@ -131,6 +131,46 @@ def _answer_like(answer: str) -> bool:
         return False
     prose = re.sub(r"\$[^$]*\$|\\[a-zA-Z]+", " ", answer)
     return len(re.findall(r"[A-Za-z]{2,}", prose)) <= 1
+
+
+MAX_BARE_CHARS = 80
+MATH_SIGNS = re.compile(r"[\d\\^=+*/<>≤≥√π∞∪∩±]")
+CHOICE_OR_VERDICT = re.compile(r"^(?:\(?[A-Ea-e]\)?|yes|no|true|false|none)$", re.IGNORECASE)
+VAGUE_WORDS = re.compile(r"\b(?:number|decimal|integer|fraction|value|answer|simpler|expression|result)s?\b",
+                         re.IGNORECASE)
+
+
+def looks_like_answer(text: str | None) -> bool:
+    """A final answer, not a phrase of words: maths or a number with at most two words ("12th grade",
+    "x = 3", "5 apples"), or a bare choice or yes/no. "a number", "a decimal", "simpler" are not answers."""
+    if not text or len(text) > MAX_BARE_CHARS or "\n" in text:
+        return False
+    if CHOICE_OR_VERDICT.match(text.strip()):
+        return True
+    prose = re.sub(r"\\[a-zA-Z]+|\$[^$]*\$", " ", text)
+    words = re.findall(r"[A-Za-z]{2,}", prose)
+    if not MATH_SIGNS.search(text) or VAGUE_WORDS.search(prose):
+        return False
+    return len(words) <= 2 and not re.search(r"[.!?;]\s+\S", text)
+
+
+def names_no_answer(text: str | None) -> bool:
+    """A phrase of words where an answer should be: "a number", "a decimal", "simpler", "the larger one"."""
+    if not text:
+        return True
+    if CHOICE_OR_VERDICT.match(text.strip()) or re.search(r"\d", text):
+        return False
+    prose = re.sub(r"\\[a-zA-Z]+|\$[^$]*\$", " ", text)
+    return bool(VAGUE_WORDS.search(prose)) or (not MATH_SIGNS.search(text) and len(prose.split()) >= 2)
+
+
+def bare_answer(content: str | None) -> ExtractedAnswer:
+    """A reasoning model's content read as its final answer (the trace is apart): `5`, `(3, π/2)`,
+    `\\frac{\\sqrt{3}}{2}`, `x = 3`, `12th grade`; nothing when it is a sentence or a phrase of words."""
+    answer = clean_answer(content)
+    if answer and looks_like_answer(answer):
+        return ExtractedAnswer(answer, "bare")
+    return ExtractedAnswer(None, "none")
 
 
 def _final(text: str) -> str | None:
