@@ -52,6 +52,7 @@ def normalise(answer: str) -> Normalised:
     text = unwrap(answer)
     text = _translate_unicode(text)
     text = _translate_ascii(text)
+    text = _column_vector(text)
     text = _clean_latex(text)
     text = _repeating_decimals(text)
     text = _drop_thousands_separators(text)
@@ -138,10 +139,21 @@ def _translate_ascii(text: str) -> str:
     text = _translate_roots(text)
     text = text.replace("**", "^").replace("<=", "\\le ").replace(">=", "\\ge ").replace("!=", "\\ne ")
     text = re.sub(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])", r"\\pi ", text)
-    text = re.sub(r"(?<![\\a-zA-Z])(log|ln|sin|cos|tan|exp)(?=[\s_({\d])", r"\\\1", text)
+    text = re.sub(r"(?<![\\a-zA-Z])(log|ln|sin|cos|tan|cot|sec|csc|exp)(?=[\s_({\d^])", r"\\\1", text)
+    text = re.sub(r"(?<=[)\]])\s*U\s*(?=[(\[])", r" \\cup ", text)  # `(0, 1) U (2, 3)`: U for \cup
     text = re.sub(r"(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])", r"\\infty ", text, flags=re.IGNORECASE)
     text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])", r"\1\\times 10^{\2}", text)
     return re.sub(r"^\s*([-\w.\\{}]+)\s+to\s+([-\w.\\{}]+)\s*$", r"\1:\2", text)
+
+
+def _column_vector(text: str) -> str:
+    """A column vector `\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}` (or bmatrix) as the tuple `(1, 2)`; matrices with
+    `&` are left alone (a tuple is not a matrix: undecided or different, never guessed)."""
+    match = re.fullmatch(r"\s*\\begin\{([pb])matrix\}(.*)\\end\{\1matrix\}\s*", text, re.DOTALL)
+    if not match or "&" in match[2]:
+        return text
+    items = [item.strip() for item in re.split(r"\\\\", match[2]) if item.strip()]
+    return f"({', '.join(items)})" if len(items) > 1 else text
 
 
 def _clean_latex(text: str) -> str:

@@ -16,6 +16,22 @@ from agents.equivalence import RuleCheck, Verdict, check_answer
 C, W, U = Verdict.CORRECT, Verdict.INCORRECT, Verdict.UNDECIDED  # correct, wrong, undecided
 
 TABLE = [
+    # column vectors (pmatrix/bmatrix without &) against tuples; a tuple against a matrix with & is not guessed
+    ("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "(1, 2, 3)", C),
+    ("(1, 2)", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", C),
+    ("\\begin{pmatrix} -1/2 \\\\ 3 \\end{pmatrix}", "(-\\frac{1}{2}, 3)", C),
+    ("\\begin{bmatrix} 4 \\\\ -1 \\end{bmatrix}", "(4, -1)", C),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(2, 1)", W),
+    # function names without their backslash
+    ("\\cot x", "cot x", C),
+    ("\\csc^2 x", "csc^2 x", C),
+    ("\\cot x", "tan x", W),
+    # U written for \cup in interval unions
+    ("(-\\infty, 2) \\cup (3, \\infty)", "(-\\infty, 2) U (3, \\infty)", C),
+    ("(-\\infty, 2) \\cup (3, \\infty)", "(-∞, 2) U (3, ∞)", C),
+    ("(1, 2) \\cup (3, 4)", "(1, 2) U (3, 5)", W),
+    # a number with an ordinal word: the question decides, which the rule does not see
+    ("12", "12th grade", U),
     # ratios: compared part by part, in the gold's terms
     ("6:7", "6:7", C),  # R1
     ("6:7", "6 : 7", C),
