@@ -8,6 +8,10 @@ tests/agents/test_equivalence_table.py:
 - Ordered pairs/tuples and intervals keep order and brackets: `(1,2)` vs `(2,1)` or `[1,2]` is INCORRECT;
   sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered. An interval answered
   with inequalities (`2 < x < 5`) is UNDECIDED.
+- A matrix in `pmatrix`/`bmatrix` equals the same rows written out (`[[1,2],[3,4]]`, `((1,2),(3,4))`,
+  `[1, 2; 3, 4]`, `1,2;3,4`), entry by entry; another shape or a transposed matrix is INCORRECT. A column vector
+  equals the tuple `(1, 2)` or `[1, 2]` in order; against a bare `1, 2`, a gold `[1, 2]` (maybe an interval),
+  or as a row vector `\\begin{pmatrix} 1 & 2 \\end{pmatrix}` against a tuple, it is UNDECIDED.
 - A decimal gold (`3.33`, `13.10`, `0.1571`) accepts any value that rounds to it at its number of decimal places
   (`10/3`, `(1+√5)/2`, `13.1`); within one unit of its last digit (truncation) is UNDECIDED. An exact gold
   (`1/3`) accepts a decimal only if equal (`1/2` vs `0.5`); a rounded decimal (`0.333`) is UNDECIDED.
@@ -37,6 +41,7 @@ from math_verify import LatexExtractionConfig, parse, verify
 from sympy import Basic, Float, I, MatrixBase, Rational
 from sympy.core.relational import Relational
 
+from agents.matrices import Rows, latex_matrix, written_matrix
 from agents.normalise import (
     Normalised,
     answer_shape,
@@ -132,6 +137,8 @@ def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
 
 def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: bool = False) -> _Outcome:
     gold, pred = strip_assignment(gold), strip_assignment(pred)
+    if (outcome := _compare_matrices(gold, pred)) is not None:
+        return outcome
     gold_base, pred_base = base_number(gold), base_number(pred)
     if gold_base is not None or (pred_base is not None and is_numeral(gold)):
         return _compare_bases(gold, gold_base, pred)
@@ -150,6 +157,46 @@ def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: boo
             return _Outcome(Verdict.UNDECIDED, "prediction is prose around a number")
         return _Outcome(Verdict.INCORRECT, "prediction is prose, not mathematics")
     return _compare_shapes(gold, pred, gold_percent, pred_percent)
+
+
+def _compare_matrices(gold: str, pred: str) -> _Outcome | None:
+    """A LaTeX matrix against one written out (`[[1,2],[3,4]]`, `((1,2),(3,4))`, `[1, 2; 3, 4]`, `1,2;3,4`): entry by
+    entry, in order. A column vector against a flat tuple or list: in order; CORRECT unless the brackets leave doubt
+    (no brackets, or a gold `[a, b]` that may be an interval: UNDECIDED). A row vector against a flat tuple with the
+    same entries is UNDECIDED. None (compare as usual) when neither side is a LaTeX matrix, or both are."""
+    gold_rows, pred_rows = latex_matrix(gold), latex_matrix(pred)
+    if (gold_rows is None) == (pred_rows is None):
+        return None
+    latex_rows = gold_rows or pred_rows
+    assert latex_rows is not None
+    other = pred if gold_rows else gold
+    if (other_rows := written_matrix(other)) is not None:
+        return _compare_grids(*((latex_rows, other_rows) if gold_rows else (other_rows, latex_rows)))
+    kind, items, brackets = answer_shape(other)
+    rows, columns = len(latex_rows), len(latex_rows[0])
+    if kind not in ("tuple", "list") or 1 not in (rows, columns):
+        return None  # a flat tuple against a matrix: compared as usual
+    if len(items) != rows * columns:
+        wrong_length = _Outcome(Verdict.INCORRECT, f"{len(items)} components, expected a {rows}-vector")
+        return wrong_length if columns == 1 else None
+    entries = [entry for row in latex_rows for entry in row]
+    gold_items, pred_items = (entries, items) if gold_rows else (items, entries)
+    outcome = _compare_in_order(gold_items, pred_items, "vector")
+    if outcome.verdict != Verdict.CORRECT:
+        return outcome if columns == 1 else None
+    if columns > 1:
+        return _Outcome(Verdict.UNDECIDED, "a row vector against a tuple with the same entries")
+    if kind == "list" or (pred_rows and brackets == "[]"):
+        return _Outcome(Verdict.UNDECIDED, f"a column vector against {brackets or 'a bare list'}: brackets leave doubt")
+    return _Outcome(Verdict.CORRECT, "every vector component equal, in order")
+
+
+def _compare_grids(gold_rows: Rows, pred_rows: Rows) -> _Outcome:
+    gold_shape, pred_shape = (len(gold_rows), len(gold_rows[0])), (len(pred_rows), len(pred_rows[0]))
+    if gold_shape != pred_shape:
+        return _Outcome(Verdict.INCORRECT, "a {}x{} matrix, expected {}x{}".format(*pred_shape, *gold_shape))
+    flat = [[entry for row in rows for entry in row] for rows in (gold_rows, pred_rows)]
+    return _compare_in_order(flat[0], flat[1], "matrix entry")
 
 
 def _compare_words(gold_words: str, pred: str) -> _Outcome:

@@ -52,7 +52,6 @@ def normalise(answer: str) -> Normalised:
     text = unwrap(answer)
     text = _translate_unicode(text)
     text = _translate_ascii(text)
-    text = _column_vector(text)
     text = _clean_latex(text)
     text = _repeating_decimals(text)
     text = _drop_thousands_separators(text)
@@ -144,16 +143,6 @@ def _translate_ascii(text: str) -> str:
     text = re.sub(r"(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])", r"\\infty ", text, flags=re.IGNORECASE)
     text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])", r"\1\\times 10^{\2}", text)
     return re.sub(r"^\s*([-\w.\\{}]+)\s+to\s+([-\w.\\{}]+)\s*$", r"\1:\2", text)
-
-
-def _column_vector(text: str) -> str:
-    """A column vector `\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}` (or bmatrix) as the tuple `(1, 2)`; matrices with
-    `&` are left alone (a tuple is not a matrix: undecided or different, never guessed)."""
-    match = re.fullmatch(r"\s*\\begin\{([pb])matrix\}(.*)\\end\{\1matrix\}\s*", text, re.DOTALL)
-    if not match or "&" in match[2]:
-        return text
-    items = [item.strip() for item in re.split(r"\\\\", match[2]) if item.strip()]
-    return f"({', '.join(items)})" if len(items) > 1 else text
 
 
 def _clean_latex(text: str) -> str:

@@ -22,6 +22,28 @@ TABLE = [
     ("\\begin{pmatrix} -1/2 \\\\ 3 \\end{pmatrix}", "(-\\frac{1}{2}, 3)", C),
     ("\\begin{bmatrix} 4 \\\\ -1 \\end{bmatrix}", "(4, -1)", C),
     ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(2, 1)", W),
+    # 2x2 matrices in pmatrix/bmatrix against nested brackets and `;`-separated rows, entry by entry
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[[1,2],[3,4]]", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "((1,2),(3,4))", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[1, 2; 3, 4]", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "1,2;3,4", C),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "[[1,2],[3,4]]", C),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "[1, 2; 3, 4]", C),
+    ("\\begin{bmatrix} -1/2 & 0 \\\\ \\sqrt{2} & 4 \\end{bmatrix}", "((-0.5, 0), (√2, 4))", C),
+    ("[[1,2],[3,4]]", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[[1,2],[3,5]]", W),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "1,2;4,3", W),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "((1,3),(2,4))", W),  # transposed
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[1, 2, 3; 4, 5, 6]", W),  # 2x3
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "(1, 2, 3, 4)", W),  # flat tuple is no matrix
+    # a column vector against square brackets; brackets that leave doubt are not guessed
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "[1, 2]", C),
+    ("\\begin{bmatrix} 3 \\\\ -1 \\\\ 0 \\end{bmatrix}", "[3, -1, 0]", C),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "[2, 1]", W),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1, 2, 0)", W),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "1, 2", U),  # no brackets
+    ("[1, 2]", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", U),  # the gold may be an interval
+    ("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "(1, 2)", U),  # row vector against a tuple
     # function names without their backslash
     ("\\cot x", "cot x", C),
     ("\\csc^2 x", "csc^2 x", C),
