@@ -20,7 +20,12 @@ tests/agents/test_equivalence_table.py:
   within a closed vocabulary (ALWAYS/SOMETIMES/NEVER, days) where they are INCORRECT. A choice-letter gold
   (`D`) makes other letters, letter lists and numbers INCORRECT.
 - Numerals in a base: `2114five` = `2114_5` = `2114`; the same value in base ten is UNDECIDED.
-- Units and degree marks are dropped (`15 feet` = `15`); two different units are UNDECIDED.
+- Units and degree marks are dropped (`15 feet` = `15`, `5 apples` = `5`); two different units are UNDECIDED.
+- A number with its word against the bare number: the question decides (`check_answer(..., question=...)`).
+  When it asks for that word (`What grade`, `which place`, `How many apples`), the numbers decide: `12th grade`
+  vs `12` is CORRECT, vs `11` INCORRECT. When it counts something else (`How many minutes` for `3 hours`), or
+  without the question (or one asking for no word), an ordinal (`12th grade`) is UNDECIDED and a unit is dropped
+  as above.
 - Plain-text `k/2w` is read both ways (k/(2w), (k/2)w): UNDECIDED when the readings disagree.
 - No timeouts exist off the main thread, so what could run away (power towers, huge factorials, sums,
   integrals, answers over 400 characters) is UNDECIDED without being evaluated.
@@ -57,6 +62,7 @@ from agents.normalise import (
     strip_assignment,
     word_answer,
 )
+from agents.quantities import asked_words, counted
 
 MAX_RAW_CHARS = 2000
 MAX_ANSWER_CHARS = 400
@@ -103,8 +109,9 @@ class _TooHard(Exception):
     """The expression is too large to evaluate safely (no timeouts exist off the main thread)."""
 
 
-def check_answer(predicted: str | None, gold: str) -> RuleCheck:
-    """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell."""
+def check_answer(predicted: str | None, gold: str, question: str | None = None) -> RuleCheck:
+    """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell. The
+    `question`, when given, only decides a number said with its word (`12th grade`, `5 apples`) against a bare one."""
     if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
         shown = predicted[:MAX_ANSWER_CHARS] if predicted else None
         return RuleCheck(Verdict.UNDECIDED, shown, gold[:MAX_ANSWER_CHARS], f"longer than {MAX_RAW_CHARS} characters")
@@ -113,6 +120,8 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
         return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")
     if (pred_norm.text, pred_norm.unit, pred_norm.percent) == (gold_norm.text, gold_norm.unit, gold_norm.percent):
         outcome = _Outcome(Verdict.CORRECT, "same answer")  # written alike: no parsing needed (most right answers)
+    elif question and (asked := _asked_number(gold_norm, pred_norm, question)) is not None:
+        outcome = asked
     elif max(len(gold_norm.text), len(pred_norm.text)) > MAX_ANSWER_CHARS:
         outcome = _Outcome(Verdict.UNDECIDED, f"answer longer than {MAX_ANSWER_CHARS} characters")
     elif POWER_TOWER.search(pred_norm.text) or POWER_TOWER.search(gold_norm.text):
@@ -127,6 +136,27 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
     if outcome.verdict == Verdict.CORRECT and _unreduced_fraction(predicted or "") and not _unreduced_fraction(gold):
         outcome = _Outcome(Verdict.UNDECIDED, "equal value, but a fraction not in lowest terms: the question decides")
     return RuleCheck(outcome.verdict, pred_norm.shown(), gold_norm.shown(), outcome.reason)
+
+
+def _asked_number(gold: Normalised, pred: Normalised, question: str) -> _Outcome | None:
+    """One side a number with its word (`12th grade`, `5 apples`), the other without: when the question asks for
+    that word (`What grade`, `How many apples`), the numbers decide; when it counts another (`How many minutes`
+    for `3 hours`), UNDECIDED; else None (as without the question)."""
+    if gold.percent or pred.percent or len(question) > MAX_RAW_CHARS:
+        return None
+    gold_counted, pred_counted = counted(gold.text, gold.unit), counted(pred.text, pred.unit)
+    said, bare = (pred_counted, gold) if pred_counted else (gold_counted, pred)
+    if said is None or (gold_counted and pred_counted) or bare.unit:
+        return None  # neither or both carry a word: compared as usual
+    asked, counts = asked_words(question)
+    if said.words & asked:
+        numbers = (gold.text, said.number) if pred_counted else (said.number, pred.text)
+        outcome = _compare(*numbers)
+        return _Outcome(outcome.verdict, f"the question asks for the {' '.join(sorted(said.words))}: {outcome.reason}")
+    if counts:
+        return _Outcome(Verdict.UNDECIDED, f"said in {' '.join(sorted(said.words))}, the question counts "
+                                           f"{' '.join(sorted(counts))}")
+    return None
 
 
 def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:

@@ -62,7 +62,7 @@ class CorpusNodes:
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
         it is simply recomputed if a crash comes first."""
-        result = check_answer(state["answer"], state["truth"])
+        result = check_answer(state["answer"], state["truth"], state["question"])
         return {"rule": result.verdict.value, "rule_reason": result.reason, "rule_compared": result.predicted}
 
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:
