@@ -8,7 +8,7 @@ from typing import Literal
 
 from agents.normalise import matching_close
 
-Method = Literal["boxed", "answer_line", "final_expression", "none"]
+Method = Literal["boxed", "answer_line", "final_expression", "bare", "none"]
 BOX_COMMANDS = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_LINE = re.compile(
@@ -131,6 +131,111 @@ def _answer_like(answer: str) -> bool:
         return False
     prose = re.sub(r"\$[^$]*\$|\\[a-zA-Z]+", " ", answer)
     return len(re.findall(r"[A-Za-z]{2,}", prose)) <= 1
+
+
+MAX_BARE_CHARS = 80
+MATH_SIGNS = re.compile(r"[\d\\^=+*/<>≤≥√π∞∪∩±]")
+CHOICE_OR_VERDICT = re.compile(r"^(?:\(?[A-Ea-e]\)?|yes|no|true|false)$", re.IGNORECASE)
+ONE_WORD = re.compile(r"^[^\W\d_]{2,20}(?:['-][^\W\d_]+)?$")  # `Tuesday`, `blue`, `isosceles`, `don't`
+# Words that fill an answer's place without naming one: never read as a one-word answer.
+FILLER_WORDS = frozenset({
+    "simpler", "simplified", "simplify", "number", "numbers", "decimal", "decimals", "integer", "integers",
+    "fraction", "fractions", "value", "values", "answer", "answers", "result", "results", "expression",
+    "expressions", "none", "nothing", "something", "unknown", "same", "it", "this", "that", "these", "those", "here",
+    "there", "so", "thus", "therefore", "hence", "final", "solution", "solutions", "done", "ok", "okay", "correct",
+    "incorrect", "see", "above", "below", "maybe", "unsure", "undefined", "the", "an", "and", "or", "but", "wait",
+    "hmm",
+})
+VAGUE_WORDS = re.compile(r"\b(?:number|decimal|integer|fraction|value|answer|simpler|expression|result)s?\b",
+                         re.IGNORECASE)
+
+
+def one_word_answer(text: str) -> bool:
+    """A single word that names an answer (`Tuesday`, `Yes`, `blue`), not a filler (`simpler`, `number`, `none`)."""
+    word = text.strip()
+    return bool(ONE_WORD.match(word)) and word.lower() not in FILLER_WORDS
+
+
+def looks_like_answer(text: str | None) -> bool:
+    """A final answer, not a phrase of words: maths or a number with at most two words ("12th grade",
+    "x = 3", "5 apples"), a bare choice or yes/no, or one word that is no filler ("Tuesday", not "simpler").
+    "a number", "a decimal", "simpler", "blue sky" are not answers."""
+    if not text or len(text) > MAX_BARE_CHARS or "\n" in text:
+        return False
+    if CHOICE_OR_VERDICT.match(text.strip()) or one_word_answer(text):
+        return True
+    prose = re.sub(r"\\[a-zA-Z]+|\$[^$]*\$", " ", text)
+    words = re.findall(r"[A-Za-z]{2,}", prose)
+    if not MATH_SIGNS.search(text) or VAGUE_WORDS.search(prose):
+        return False
+    return len(words) <= 2 and not re.search(r"[.!?;]\s+\S", text)
+
+
+def names_no_answer(text: str | None) -> bool:
+    """A phrase of words where an answer should be: "a number", "a decimal", "simpler", "the larger one"."""
+    if not text:
+        return True
+    if CHOICE_OR_VERDICT.match(text.strip()) or re.search(r"\d", text):
+        return False
+    if ONE_WORD.match(text.strip()) and text.strip().lower() in FILLER_WORDS:
+        return True
+    prose = re.sub(r"\\[a-zA-Z]+|\$[^$]*\$", " ", text)
+    return bool(VAGUE_WORDS.search(prose)) or (not MATH_SIGNS.search(text) and len(prose.split()) >= 2)
+
+
+CLOSING_CHARS = 600
+CANDIDATE = r"(?:\\boxed\{[^{}]*\}|\$[^$]+\$|[-−]?\d+(?:[.,/]\d+)*)"
+CORRECTION = re.compile(r"\b(?:wait|actually|no,|correction|mistake|instead|scratch that|i mean)", re.IGNORECASE)
+HEDGED_OR = re.compile(  # `either 3 or 4`, `5... or maybe 7`, `5, or perhaps 7`, `12 or is it 15`
+    rf"\beither\s+(?P<a>{CANDIDATE})\s*,?\s*or\s+(?P<b>{CANDIDATE})"
+    rf"|(?P<c>{CANDIDATE})\s*(?:\.\.\.|…|,)?\s*\bor\s+(?:maybe|perhaps|possibly|probably|is\s+it)\s+(?P<d>{CANDIDATE})",
+    re.IGNORECASE)
+HEDGED_QUESTION = re.compile(rf"(?P<a>{CANDIDATE})\s*\?")
+
+
+def ambiguous_final(trace: str | None) -> bool:
+    """Does the trace close on two different candidate answers? Looked at: its closing part (the last paragraph,
+    at most its last 600 characters). Ambiguous when, there,
+    - two different `\\boxed{}` values stand after the last explicit correction ("wait", "actually", "no,",
+      "mistake", "instead"...): `\\boxed{5} or \\boxed{7}` is ambiguous; `\\boxed{7}. Wait, 3 + 4 + 1 = 8, so
+      \\boxed{8}` is a correction and keeps 8;
+    - the last sentence with a number offers hedged alternatives: `either 3 or 4`, `5... or maybe 7`,
+      `12 or is it 15` (a plain `x = 3 or x = 4` lists two solutions and is not ambiguous);
+    - that sentence asks two different numbers: `final answer: 12? wait, 15?`.
+    Values are compared as written (spaces, `$` and trailing periods aside)."""
+    if not trace or not trace.strip():
+        return False
+    closing = re.split(r"\n\s*\n", trace.strip())[-1][-CLOSING_CHARS:]
+    starts = [match.start() for match in BOX_COMMANDS.finditer(closing)]
+    boxes = [(start, _same_form(answer)) for start, end in zip(starts, [*starts[1:], len(closing)], strict=False)
+             if (answer := _last_boxed(closing[start:end]))]
+    corrections = [match.end() for match in CORRECTION.finditer(closing)]
+    after = max((end for end in corrections if end < boxes[-1][0]), default=0) if boxes else 0
+    if len({value for start, value in boxes if start >= after}) > 1:
+        return True
+    sentences = [part for part in re.split(r"(?<=[.!?])\s+(?=[A-Z\\$*])|\n", closing) if re.search(r"\d", part)]
+    if not sentences:
+        return False
+    last = sentences[-1]
+    for match in HEDGED_OR.finditer(last):
+        first, second = (match["a"], match["b"]) if match["a"] else (match["c"], match["d"])
+        if _same_form(first) != _same_form(second):
+            return True
+    return len({_same_form(match["a"]) for match in HEDGED_QUESTION.finditer(last)}) > 1
+
+
+def _same_form(answer: str) -> str:
+    answer = re.sub(r"^\\boxed\{(.*)\}$", r"\1", answer.strip(), flags=re.DOTALL)
+    return re.sub(r"[\s$]", "", answer).rstrip(".").replace("−", "-")
+
+
+def bare_answer(content: str | None) -> ExtractedAnswer:
+    """A reasoning model's content read as its final answer (the trace is apart): `5`, `(3, π/2)`,
+    `\\frac{\\sqrt{3}}{2}`, `x = 3`, `12th grade`; nothing when it is a sentence or a phrase of words."""
+    answer = clean_answer(content)
+    if answer and looks_like_answer(answer):
+        return ExtractedAnswer(answer, "bare")
+    return ExtractedAnswer(None, "none")
 
 
 def _final(text: str) -> str | None:

@@ -1,11 +1,12 @@
 """The chat client: one request to a chat model, with its reasoning trace, finish reason, usage, latency, and
-tenacity retries on transient failures (429, 5xx, timeouts, connection errors, empty bodies)."""
+tenacity retries on transient failures (429, 5xx, timeouts, connection errors, empty or non-JSON bodies)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
@@ -32,6 +33,7 @@ class Completion:
     completion_tokens: int | None
     latency_ms: float
     retries: int = 0
+    fault: str | None = None  # why an 'empty' failure came back: "empty reply", "empty body", "non-JSON body"
 
     @property
     def failure(self) -> str | None:
@@ -55,12 +57,36 @@ class EmptyResponse(Exception):
         self.completion = completion
 
 
+class MalformedBody(Exception):
+    """A 200 response whose body is empty or not a chat completion (the SDK raises JSONDecodeError on an empty or
+    non-JSON body, or returns a str for a non-JSON content type): retried, then an 'empty' failed attempt."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ChatCallError(RuntimeError):
-    """A request that failed for good (a 4xx, or retries spent on a transient error)."""
+    """A request that failed for good (a 4xx, or retries spent on a transient error); `reason` is short
+    ("HTTP 500", "timeout", "connection error") for summaries."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def fault_reason(exc: BaseException) -> str:
+    """A short name for a transport fault, to count faults by."""
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection error"
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status else type(exc).__name__
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (EmptyResponse, openai.APITimeoutError, openai.APIConnectionError,
+    if isinstance(exc, (EmptyResponse, MalformedBody, openai.APITimeoutError, openai.APIConnectionError,
                         openai.InternalServerError)):
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500)
@@ -101,6 +127,8 @@ class OpenAIBackend:
         response = await self.client.chat.completions.create(
             model=self.endpoint.model, messages=messages, temperature=sampling.temperature,
             max_tokens=sampling.max_tokens, extra_headers=headers or None, **options)
+        if not isinstance(response, openai.types.chat.ChatCompletion):
+            raise MalformedBody("non-JSON body" if str(response).strip() else "empty body")
         usage = response.usage
         tokens = {"prompt_tokens": usage.prompt_tokens if usage else None,
                   "completion_tokens": usage.completion_tokens if usage else None}
@@ -190,15 +218,20 @@ class ChatClient:
                     if self.before_request is not None:
                         await self.before_request()
                     started = time.perf_counter()
-                    reply = await self.backend.send(messages, headers)
+                    try:
+                        reply = await self.backend.send(messages, headers)
+                    except json.JSONDecodeError as exc:
+                        raise MalformedBody("empty body" if exc.doc.strip() == "" else "non-JSON body") from exc
                     completion = to_completion(reply, (time.perf_counter() - started) * 1000, tries - 1)
                     if completion.failure == "empty":
                         raise EmptyResponse(completion)
                     return completion
         except EmptyResponse as exc:
-            return exc.completion
+            return replace(exc.completion, fault="empty reply")
+        except MalformedBody as exc:
+            return Completion("", None, None, None, None, None, (time.perf_counter() - started) * 1000, tries - 1,
+                              fault=exc.reason)
         except openai.APIError as exc:
-            status = getattr(exc, "status_code", None)
-            detail = f"HTTP {status}" if status else type(exc).__name__
-            raise ChatCallError(f"{self.name}: {detail} after {tries} tries: {exc}") from exc
+            reason = fault_reason(exc)
+            raise ChatCallError(f"{self.name}: {reason} after {tries} tries: {exc}", reason) from exc
         raise AssertionError("unreachable")  # AsyncRetrying either returns, or raises with reraise=True

@@ -8,6 +8,10 @@ tests/agents/test_equivalence_table.py:
 - Ordered pairs/tuples and intervals keep order and brackets: `(1,2)` vs `(2,1)` or `[1,2]` is INCORRECT;
   sets `{..}` and bare lists `1, -2` / `1 and -1/3` / `1 \\pm \\sqrt{19}` are unordered. An interval answered
   with inequalities (`2 < x < 5`) is UNDECIDED.
+- A matrix in `pmatrix`/`bmatrix` equals the same rows written out (`[[1,2],[3,4]]`, `((1,2),(3,4))`,
+  `[1, 2; 3, 4]`, `1,2;3,4`), entry by entry; another shape or a transposed matrix is INCORRECT. A column vector
+  equals the tuple `(1, 2)` or `[1, 2]` in order; against a bare `1, 2`, a gold `[1, 2]` (maybe an interval),
+  or as a row vector `\\begin{pmatrix} 1 & 2 \\end{pmatrix}` against a tuple, it is UNDECIDED.
 - A decimal gold (`3.33`, `13.10`, `0.1571`) accepts any value that rounds to it at its number of decimal places
   (`10/3`, `(1+√5)/2`, `13.1`); within one unit of its last digit (truncation) is UNDECIDED. An exact gold
   (`1/3`) accepts a decimal only if equal (`1/2` vs `0.5`); a rounded decimal (`0.333`) is UNDECIDED.
@@ -16,7 +20,12 @@ tests/agents/test_equivalence_table.py:
   within a closed vocabulary (ALWAYS/SOMETIMES/NEVER, days) where they are INCORRECT. A choice-letter gold
   (`D`) makes other letters, letter lists and numbers INCORRECT.
 - Numerals in a base: `2114five` = `2114_5` = `2114`; the same value in base ten is UNDECIDED.
-- Units and degree marks are dropped (`15 feet` = `15`); two different units are UNDECIDED.
+- Units and degree marks are dropped (`15 feet` = `15`, `5 apples` = `5`); two different units are UNDECIDED.
+- A number with its word against the bare number: the question decides (`check_answer(..., question=...)`).
+  When it asks for that word (`What grade`, `which place`, `How many apples`), the numbers decide: `12th grade`
+  vs `12` is CORRECT, vs `11` INCORRECT. When it counts something else (`How many minutes` for `3 hours`), or
+  without the question (or one asking for no word), an ordinal (`12th grade`) is UNDECIDED and a unit is dropped
+  as above.
 - Plain-text `k/2w` is read both ways (k/(2w), (k/2)w): UNDECIDED when the readings disagree.
 - No timeouts exist off the main thread, so what could run away (power towers, huge factorials, sums,
   integrals, answers over 400 characters) is UNDECIDED without being evaluated.
@@ -37,6 +46,7 @@ from math_verify import LatexExtractionConfig, parse, verify
 from sympy import Basic, Float, I, MatrixBase, Rational
 from sympy.core.relational import Relational
 
+from agents.matrices import Rows, latex_matrix, written_matrix
 from agents.normalise import (
     Normalised,
     answer_shape,
@@ -52,6 +62,7 @@ from agents.normalise import (
     strip_assignment,
     word_answer,
 )
+from agents.quantities import asked_words, counted
 
 MAX_RAW_CHARS = 2000
 MAX_ANSWER_CHARS = 400
@@ -98,8 +109,9 @@ class _TooHard(Exception):
     """The expression is too large to evaluate safely (no timeouts exist off the main thread)."""
 
 
-def check_answer(predicted: str | None, gold: str) -> RuleCheck:
-    """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell."""
+def check_answer(predicted: str | None, gold: str, question: str | None = None) -> RuleCheck:
+    """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell. The
+    `question`, when given, only decides a number said with its word (`12th grade`, `5 apples`) against a bare one."""
     if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
         shown = predicted[:MAX_ANSWER_CHARS] if predicted else None
         return RuleCheck(Verdict.UNDECIDED, shown, gold[:MAX_ANSWER_CHARS], f"longer than {MAX_RAW_CHARS} characters")
@@ -108,6 +120,8 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
         return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")
     if (pred_norm.text, pred_norm.unit, pred_norm.percent) == (gold_norm.text, gold_norm.unit, gold_norm.percent):
         outcome = _Outcome(Verdict.CORRECT, "same answer")  # written alike: no parsing needed (most right answers)
+    elif question and (asked := _asked_number(gold_norm, pred_norm, question)) is not None:
+        outcome = asked
     elif max(len(gold_norm.text), len(pred_norm.text)) > MAX_ANSWER_CHARS:
         outcome = _Outcome(Verdict.UNDECIDED, f"answer longer than {MAX_ANSWER_CHARS} characters")
     elif POWER_TOWER.search(pred_norm.text) or POWER_TOWER.search(gold_norm.text):
@@ -124,6 +138,27 @@ def check_answer(predicted: str | None, gold: str) -> RuleCheck:
     return RuleCheck(outcome.verdict, pred_norm.shown(), gold_norm.shown(), outcome.reason)
 
 
+def _asked_number(gold: Normalised, pred: Normalised, question: str) -> _Outcome | None:
+    """One side a number with its word (`12th grade`, `5 apples`), the other without: when the question asks for
+    that word (`What grade`, `How many apples`), the numbers decide; when it counts another (`How many minutes`
+    for `3 hours`), UNDECIDED; else None (as without the question)."""
+    if gold.percent or pred.percent or len(question) > MAX_RAW_CHARS:
+        return None
+    gold_counted, pred_counted = counted(gold.text, gold.unit), counted(pred.text, pred.unit)
+    said, bare = (pred_counted, gold) if pred_counted else (gold_counted, pred)
+    if said is None or (gold_counted and pred_counted) or bare.unit:
+        return None  # neither or both carry a word: compared as usual
+    asked, counts = asked_words(question)
+    if said.words & asked:
+        numbers = (gold.text, said.number) if pred_counted else (said.number, pred.text)
+        outcome = _compare(*numbers)
+        return _Outcome(outcome.verdict, f"the question asks for the {' '.join(sorted(said.words))}: {outcome.reason}")
+    if counts:
+        return _Outcome(Verdict.UNDECIDED, f"said in {' '.join(sorted(said.words))}, the question counts "
+                                           f"{' '.join(sorted(counts))}")
+    return None
+
+
 def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
     if gold.unit and pred.unit and gold.unit.rstrip("s") != pred.unit.rstrip("s"):
         return _Outcome(Verdict.UNDECIDED, f"different units: {gold.unit} vs {pred.unit}")
@@ -132,6 +167,8 @@ def _compare_answers(gold: Normalised, pred: Normalised) -> _Outcome:
 
 def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: bool = False) -> _Outcome:
     gold, pred = strip_assignment(gold), strip_assignment(pred)
+    if (outcome := _compare_matrices(gold, pred)) is not None:
+        return outcome
     gold_base, pred_base = base_number(gold), base_number(pred)
     if gold_base is not None or (pred_base is not None and is_numeral(gold)):
         return _compare_bases(gold, gold_base, pred)
@@ -150,6 +187,46 @@ def _compare(gold: str, pred: str, gold_percent: bool = False, pred_percent: boo
             return _Outcome(Verdict.UNDECIDED, "prediction is prose around a number")
         return _Outcome(Verdict.INCORRECT, "prediction is prose, not mathematics")
     return _compare_shapes(gold, pred, gold_percent, pred_percent)
+
+
+def _compare_matrices(gold: str, pred: str) -> _Outcome | None:
+    """A LaTeX matrix against one written out (`[[1,2],[3,4]]`, `((1,2),(3,4))`, `[1, 2; 3, 4]`, `1,2;3,4`): entry by
+    entry, in order. A column vector against a flat tuple or list: in order; CORRECT unless the brackets leave doubt
+    (no brackets, or a gold `[a, b]` that may be an interval: UNDECIDED). A row vector against a flat tuple with the
+    same entries is UNDECIDED. None (compare as usual) when neither side is a LaTeX matrix, or both are."""
+    gold_rows, pred_rows = latex_matrix(gold), latex_matrix(pred)
+    if (gold_rows is None) == (pred_rows is None):
+        return None
+    latex_rows = gold_rows or pred_rows
+    assert latex_rows is not None
+    other = pred if gold_rows else gold
+    if (other_rows := written_matrix(other)) is not None:
+        return _compare_grids(*((latex_rows, other_rows) if gold_rows else (other_rows, latex_rows)))
+    kind, items, brackets = answer_shape(other)
+    rows, columns = len(latex_rows), len(latex_rows[0])
+    if kind not in ("tuple", "list") or 1 not in (rows, columns):
+        return None  # a flat tuple against a matrix: compared as usual
+    if len(items) != rows * columns:
+        wrong_length = _Outcome(Verdict.INCORRECT, f"{len(items)} components, expected a {rows}-vector")
+        return wrong_length if columns == 1 else None
+    entries = [entry for row in latex_rows for entry in row]
+    gold_items, pred_items = (entries, items) if gold_rows else (items, entries)
+    outcome = _compare_in_order(gold_items, pred_items, "vector")
+    if outcome.verdict != Verdict.CORRECT:
+        return outcome if columns == 1 else None
+    if columns > 1:
+        return _Outcome(Verdict.UNDECIDED, "a row vector against a tuple with the same entries")
+    if kind == "list" or (pred_rows and brackets == "[]"):
+        return _Outcome(Verdict.UNDECIDED, f"a column vector against {brackets or 'a bare list'}: brackets leave doubt")
+    return _Outcome(Verdict.CORRECT, "every vector component equal, in order")
+
+
+def _compare_grids(gold_rows: Rows, pred_rows: Rows) -> _Outcome:
+    gold_shape, pred_shape = (len(gold_rows), len(gold_rows[0])), (len(pred_rows), len(pred_rows[0]))
+    if gold_shape != pred_shape:
+        return _Outcome(Verdict.INCORRECT, "a {}x{} matrix, expected {}x{}".format(*pred_shape, *gold_shape))
+    flat = [[entry for row in rows for entry in row] for rows in (gold_rows, pred_rows)]
+    return _compare_in_order(flat[0], flat[1], "matrix entry")
 
 
 def _compare_words(gold_words: str, pred: str) -> _Outcome:

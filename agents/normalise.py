@@ -138,7 +138,8 @@ def _translate_ascii(text: str) -> str:
     text = _translate_roots(text)
     text = text.replace("**", "^").replace("<=", "\\le ").replace(">=", "\\ge ").replace("!=", "\\ne ")
     text = re.sub(r"(?<![\\a-zA-Z])pi(?![a-zA-Z])", r"\\pi ", text)
-    text = re.sub(r"(?<![\\a-zA-Z])(log|ln|sin|cos|tan|exp)(?=[\s_({\d])", r"\\\1", text)
+    text = re.sub(r"(?<![\\a-zA-Z])(log|ln|sin|cos|tan|cot|sec|csc|exp)(?=[\s_({\d^])", r"\\\1", text)
+    text = re.sub(r"(?<=[)\]])\s*U\s*(?=[(\[])", r" \\cup ", text)  # `(0, 1) U (2, 3)`: U for \cup
     text = re.sub(r"(?<![\\a-zA-Z])(?:infinity|inf)(?![a-zA-Z])", r"\\infty ", text, flags=re.IGNORECASE)
     text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])", r"\1\\times 10^{\2}", text)
     return re.sub(r"^\s*([-\w.\\{}]+)\s+to\s+([-\w.\\{}]+)\s*$", r"\1:\2", text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.answers import extract_answer
+from agents.answers import ExtractedAnswer, ambiguous_final, bare_answer, extract_answer, names_no_answer
 from agents.chat import Completion, Messages
 from agents.prompts import Prompt
 
@@ -36,13 +36,20 @@ def solver_messages(prompt: Prompt, question: str, previous_answer: str | None =
 def read_solution(completion: Completion) -> Solution:
     """The reasoning and final answer of a completion. Reasoning models put the trace apart from a short
     final answer; instruct models write both in the content. An answer found only in the trace counts, and is
-    recorded as coming from there."""
+    recorded as coming from there. With a separate trace, a short bare content (`5`, `x = 3`, one word such as
+    `Tuesday` that is no filler) is the answer; an answer taken from the trace must look like one (never a phrase
+    such as "a number") and the trace must not close on two different candidates (`either 3 or 4`, see
+    `agents.answers.ambiguous_final`), else no_answer."""
     reasoning = completion.reasoning if completion.reasoning else completion.content
     if completion.failure:
         return Solution(completion.failure, None, "none", None, reasoning)
     found, source = extract_answer(completion.content), "content"
     if found.text is None and completion.reasoning:
+        found = bare_answer(completion.content)
+    if found.text is None and completion.reasoning:
         found, source = extract_answer(completion.reasoning), "trace"
+        if names_no_answer(found.text) or ambiguous_final(completion.reasoning):  # no answer rather than a guess
+            found = ExtractedAnswer(None, "none")
     if found.text is None:
         return Solution("no_answer", None, "none", None, reasoning)
     return Solution("ok", found.text, found.method, source, reasoning)

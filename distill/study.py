@@ -55,6 +55,8 @@ class InputSet(BaseModel):
     answer_field: str = "answer"
     id_field: str | None = None
     skip_invalid: bool = False
+    max_question_chars: int = Field(20_000, gt=0, description="Longer questions are refused at ingest.")
+    max_answer_chars: int = Field(1_000, gt=0, description="Longer answers are refused at ingest.")
     generate: GeneratedSet | None = Field(None, description="Write `path` (JSONL) from the generator first.")
 
     @model_validator(mode="after")
@@ -157,7 +159,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     from evaluation.run import evaluate
     from graphs.build import build_corpus, build_levels
     from store import Store
-    from store.ingest import FieldMapping, ingest
+    from store.ingest import FieldMapping, IngestLimits, ingest
     from store.ingest.families import write_jsonl
     from training.splits import held_out_test_ids, make_split
     from training.train import train_level
@@ -178,7 +180,8 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
                 if item.generate is not None:
                     write_jsonl(item.path, item.generate.count, item.generate.seed, item.generate.families)
                 mapping = FieldMapping(item.question_field, item.answer_field, item.id_field)
-                report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid)
+                limits = IngestLimits(item.max_question_chars, item.max_answer_chars)
+                report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid, limits)
                 counts.append(f"{report.source}: {report.inserted} new, {report.unchanged} unchanged")
             return "; ".join(counts)
 

@@ -92,7 +92,8 @@ class TeacherStage(Stage):
             completion = await caller(self.role, messages, key, state["problem_id"], 1)
             truncated = completion.finish_reason == "length"
             row = answer_row(completion.content, state["answer"], truncated=truncated,
-                             reasoning=completion.reasoning if completion.reasoning_source else None)
+                             reasoning=completion.reasoning if completion.reasoning_source else None,
+                             question=state["question"])
             calls = usage(completion)
             await caller.writer.write(insert_item({
                 "evaluation_id": self.evaluation_id, "problem_id": state["problem_id"], **row,

@@ -29,18 +29,20 @@ class Graded:
         return asdict(self)
 
 
-def grade_response(response: str, gold: str, reasoning: str | None = None) -> Graded:
-    """The final answer of `response` (of the separate trace when the response has none) checked by the rule."""
+def grade_response(response: str, gold: str, reasoning: str | None = None, question: str | None = None) -> Graded:
+    """The final answer of `response` (of the separate trace when the response has none) checked by the rule; the
+    question, when known, decides a number said with its word (`12th grade` for `12`)."""
     found = extract_answer(response)
     if found.text is None and reasoning:
         found = extract_answer(reasoning)
-    check = check_answer(found.text, gold)
+    check = check_answer(found.text, gold, question)
     return Graded(found.text, found.method, str(check.verdict), check.reason, check.predicted)
 
 
-def answer_row(response: str, gold: str, *, truncated: bool, reasoning: str | None = None) -> dict[str, Any]:
+def answer_row(response: str, gold: str, *, truncated: bool, reasoning: str | None = None,
+               question: str | None = None) -> dict[str, Any]:
     """The graded columns of an eval_items row (the rule verdict of a truncated output is kept for reference only)."""
-    graded = grade_response(response, gold, reasoning)
+    graded = grade_response(response, gold, reasoning, question)
     return {"response": response, "reasoning": reasoning, "truncated": truncated, "words": count_words(response),
             **graded.columns()}
 
@@ -66,7 +68,7 @@ def regrade(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     they were graded), with their new columns."""
     changed = []
     for item in items:
-        graded = grade_response(item["response"], item["gold"], item.get("reasoning")).columns()
+        graded = grade_response(item["response"], item["gold"], item.get("reasoning"), item.get("question")).columns()
         if any(item[k] != v for k, v in graded.items()):
             changed.append({"evaluation_id": item["evaluation_id"], "problem_id": item["problem_id"], **graded})
     return changed

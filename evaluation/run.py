@@ -171,7 +171,8 @@ def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: lis
     for batch in generator.batches({pid: p["question"] for pid, p in todo.items()}, seed=target.seed):
         rows = []
         for pid, generation in zip(batch.keys, batch.generations, strict=True):
-            row = answer_row(generation.text, todo[pid]["answer"], truncated=generation.truncated)
+            row = answer_row(generation.text, todo[pid]["answer"], truncated=generation.truncated,
+                             question=todo[pid].get("question"))
             rows.append({"evaluation_id": evaluation["evaluation_id"], "problem_id": pid, **row,
                          "finish_reason": "length" if generation.truncated else "stop",
                          "prompt_tokens": generation.prompt_tokens, "tokens": generation.tokens,

@@ -3,9 +3,10 @@ this, so caching by key and the limits work the same everywhere."""
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.chat import ChatCallError, ChatClient, Completion, Messages
@@ -18,7 +19,11 @@ CALL_HEADER = "X-Distill-Call"  # sent with every request: servers and proxies c
 
 
 class ProblemFailed(RuntimeError):
-    """The endpoint failed for good on this problem; the next run retries it."""
+    """The endpoint failed for good on this problem; the next run retries it. `reason` is short ("HTTP 500")."""
+
+    def __init__(self, message: str, reason: str = "endpoint fault"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def call_key(run: str, problem_id: str, role: str, attempt: int | str, prompt_version: str, model: str,
@@ -53,6 +58,7 @@ class Caller:
     run_name: str
     writer: AsyncWriter
     limits: Limits
+    faults: collections.Counter = field(default_factory=collections.Counter)  # failed calls by reason
 
     async def __call__(self, role: Role, messages: Messages, key: str, problem_id: str,
                        attempt: int) -> Completion:
@@ -61,12 +67,22 @@ class Caller:
             try:
                 completion = await role.client.complete(messages, headers={CALL_HEADER: key})
             except ChatCallError as exc:
-                await self.writer.write(insert_call_error({
-                    "run_name": self.run_name, "problem_id": problem_id, "role": role.prompt.role,
-                    "attempt": attempt, "call_key": key, "error": str(exc)}))
-                raise ProblemFailed(str(exc)) from exc
+                await self._record_fault(role, problem_id, attempt, key, exc.reason, str(exc))
+                raise ProblemFailed(str(exc), exc.reason) from exc
             record(completion.tokens)
+        if completion.fault:
+            tries = completion.retries + 1
+            await self._record_fault(role, problem_id, attempt, key, completion.fault,
+                                     f"{role.client.name}: {completion.fault} after {tries} tries")
         return completion
+
+    async def _record_fault(self, role: Role, problem_id: str, attempt: int, key: str, reason: str,
+                            error: str) -> None:
+        """Every call that failed for good goes into `call_errors`, and is counted by reason for the summary."""
+        self.faults[reason] += 1
+        await self.writer.write(insert_call_error({
+            "run_name": self.run_name, "problem_id": problem_id, "role": role.prompt.role, "attempt": attempt,
+            "call_key": key, "reason": reason, "error": error}))
 
 
 def usage(completion: Completion) -> dict[str, Any]:

@@ -3,6 +3,7 @@ crash finds its row and makes no second call."""
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +62,7 @@ class CorpusNodes:
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
         it is simply recomputed if a crash comes first."""
-        result = check_answer(state["answer"], state["truth"])
+        result = check_answer(state["answer"], state["truth"], state["question"])
         return {"rule": result.verdict.value, "rule_reason": result.reason, "rule_compared": result.predicted}
 
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class CorpusNodes:
             return {"outcome": "accepted", "reason": f"decided by the {decided_by}"}
         reason = None
         if attempt >= self.max_attempts:
-            reason = f"{attempt} attempt(s) spent"
+            reason = f"{attempt} attempt(s) spent{self._failed_attempts(state)}"
         elif self.max_tokens_per_problem and state["tokens"] >= self.max_tokens_per_problem:
             reason = f"token budget per problem spent ({state['tokens']:,} >= {self.max_tokens_per_problem:,})"
         if reason:
@@ -114,6 +115,22 @@ class CorpusNodes:
         return {"attempt": attempt + 1, "critique": self._feedback(state)}
 
     # -- helpers -------------------------------------------------------------------------------------------
+    def _failed_attempts(self, state: dict[str, Any]) -> str:
+        """What an abstention's attempts failed on, when not on the answer: cut at the token limit, empty."""
+        statuses = collections.Counter()
+        for attempt in range(1, state["attempt"] + 1):
+            row = self._attempt(self._key(state, "solver", self.solver, attempt))
+            statuses[row["status"] if row else "unknown"] += 1
+        notes = []
+        if statuses["length"]:
+            notes.append(f"{statuses['length']} cut off at the token limit (max_tokens "
+                         f"{self.solver.params.get('max_tokens', '?')}): raise --max-tokens")
+        if statuses["empty"]:
+            notes.append(f"{statuses['empty']} empty (endpoint faults, see call_errors)")
+        if statuses["no_answer"]:
+            notes.append(f"{statuses['no_answer']} without a final answer")
+        return f"; {', '.join(notes)}" if notes else ""
+
     def _attempt(self, key: str) -> dict[str, Any] | None:
         """An attempt row: from this process's memory, or from the store when it was stored before."""
         if key in self._attempts:

@@ -84,6 +84,7 @@ async def run_corpus(store: Store, run_name: str, config: CorpusConfig, solver: 
     stage = CorpusStage(store, run_name, config, solver, critic, exclude)
     register_run(store, run_name, "corpus", stage.manifest(), stage.identity())
     tally = await run_stage(store, stage, config.pacing(), tokens_spent(store, run_name), on_progress)
+    tally.tokens = tokens_spent(store, run_name)  # the store's figure: every stored call of the run
     unfinished = tally.total - tally.accepted - tally.abstained
     set_run_status(store, run_name, "complete" if unfinished == 0 else "incomplete")
     return tally

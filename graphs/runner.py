@@ -45,9 +45,12 @@ class Tally:
     outcomes: tuple[str, ...] = ("accepted", "abstained", "failed")
     total: int = 0
     counts: collections.Counter = field(default_factory=collections.Counter)
-    tokens: int = 0
+    tokens: int = 0  # the run's total: tokens stored before this process started, and its own
+    tokens_at_start: int = 0
     stopped: str | None = None  # why the run stopped early (budget), None when it ran to the end
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "problem: reason" per failed item
+    failure_reasons: collections.Counter = field(default_factory=collections.Counter)  # failed items by reason
+    faults: collections.Counter = field(default_factory=collections.Counter)  # failed calls (call_errors) by reason
 
     @property
     def done(self) -> int:
@@ -115,12 +118,12 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
                     on_progress: Callable[[Tally], None] | None = None) -> Tally:
     """Run (or resume) every pending item of `stage`. Ctrl-C cancels cleanly: finished work stays stored."""
     items = stage.pending()
-    tally = Tally(outcomes=stage.outcomes, total=len(items))
+    tally = Tally(outcomes=stage.outcomes, total=len(items), tokens=tokens_spent, tokens_at_start=tokens_spent)
     limits = Limits(pacing.rpm, pacing.tpm, pacing.token_budget, spent=tokens_spent)
     for role in stage.roles():
         role.client.before_request = limits.before_request
     writer = AsyncWriter(store)
-    caller = Caller(stage.run_name, writer, limits)
+    caller = Caller(stage.run_name, writer, limits, tally.faults)
     notify = on_progress or (lambda _: None)
     try:
         async with open_checkpointer(checkpoint_path(store)) as saver:
@@ -157,16 +160,17 @@ async def _run_item(graph, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncW
         tally.stopped = str(exc)
         return  # the thread keeps its checkpoint: a rerun with a larger budget resumes it
     except ProblemFailed as exc:
-        reason = f"endpoint: {exc}"
+        reason, short = f"endpoint: {exc}", exc.reason
     except Exception as exc:  # a bug must not sink a long run: record it, show it, carry on
         log.error("%s: %s", item["problem_id"], traceback.format_exc())
-        reason = f"internal error: {type(exc).__name__}: {exc}"
+        reason, short = f"internal error: {type(exc).__name__}: {exc}", "internal error"
     else:
         tally.counts[stage.outcome(final)] += 1
         await saver.adelete_thread(tid)
         return
     await writer.write(*stage.failure(item, reason))
     tally.counts[failed] += 1
+    tally.failure_reasons[short] += 1
     tally.errors.append(f"{item['problem_id']}: {reason}")
 
 

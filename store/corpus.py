@@ -133,6 +133,16 @@ def tokens_spent(store: Store, run_name: str) -> int:
         " WHERE run_name = ? AND judge = 'critic')", [run_name, run_name]))
 
 
+def resume_summary(store: Store, run_name: str) -> dict[str, int] | None:
+    """What a rerun of `run_name` starts from (decided problems, failed ones, attempts and tokens stored), or
+    None when the run has nothing stored yet."""
+    rows = store.query("SELECT done, accepted, abstained, failed, attempts, tokens FROM run_summary "
+                       "WHERE run_name = ?", [run_name])
+    if not rows or not (rows[0]["done"] or rows[0]["failed"] or rows[0]["attempts"]):
+        return None
+    return {k: int(v) for k, v in rows[0].items()}
+
+
 def json_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: (json.dumps(v, ensure_ascii=False) if k in names and v is not None and not isinstance(v, str) else v)
             for k, v in row.items()}

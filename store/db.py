@@ -55,7 +55,7 @@ def load_migrations() -> list[Migration]:
 class Store:
     """One DuckDB file. Writers migrate it on open; readers (`read_only=True`) never write."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, *, read_only: bool = False, config: dict[str, Any] | None = None):
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -63,7 +63,7 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             raise StoreError(
                 f"cannot open {self.path}: {exc}. DuckDB allows one writer process: "

@@ -107,8 +107,9 @@ def items_to_grade(store: Store, evaluation_ids: Iterable[int]) -> list[dict[str
     """Every stored answer of these evaluations with its gold answer, for the rule to grade again."""
     return store.query(
         "SELECT i.evaluation_id, i.problem_id, i.response, i.reasoning, i.answer, i.answer_method, i.rule_verdict, "
-        "i.rule_reason, i.rule_compared, p.answer AS gold FROM eval_items i JOIN problems p USING (problem_id) "
-        "WHERE list_contains(?, i.evaluation_id)", [list(evaluation_ids)])
+        "i.rule_reason, i.rule_compared, p.answer AS gold, p.question "
+        "FROM eval_items i JOIN problems p USING (problem_id) WHERE list_contains(?, i.evaluation_id)",
+        [list(evaluation_ids)])
 
 
 def update_rule_verdicts(store: Store, rows: Sequence[dict[str, Any]]) -> None:

@@ -6,16 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from store.db import Store
+from store.sql_guard import WriteRefused, checked_statements, open_guarded_store, run_guarded
 
-from store.db import Store, StoreError
-
-# Statement types `distill sql` runs; everything else (INSERT, COPY, ATTACH, SET, PRAGMA...) is refused.
-READ_ONLY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-
-
-class WriteRefused(StoreError):
-    """`distill sql` was given a statement that could change something."""
+__all__ = ["Table", "WriteRefused", "problem_counts", "read_only_sql", "reject_counts"]
 
 
 @dataclass
@@ -50,29 +44,13 @@ def reject_counts(store: Store) -> Table:
 
 
 def read_only_sql(db_path: str | Path, sql: str) -> Table:
-    """Run SELECT/EXPLAIN statements on a read-only connection; anything else is refused before it runs."""
-    store = Store(db_path, read_only=True)
+    """Run SELECT/EXPLAIN-of-SELECT statements on a guarded read-only connection (see `store.sql_guard`)."""
+    store = open_guarded_store(db_path)
     try:
         cur = store.cursor()
-        try:
-            statements = cur.extract_statements(sql)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot parse the SQL: {exc}") from exc
-        if not statements:
-            raise StoreError("no SQL statement given")
-        for statement in statements:
-            if statement.type not in READ_ONLY_STATEMENTS:
-                kind = statement.type.name
-                raise WriteRefused(
-                    f"refused: `distill sql` is read-only and runs only SELECT queries; this is a {kind} "
-                    f"statement ({statement.query.strip()[:60]!r}). The store changes only through distill commands."
-                )
         result = None
-        for statement in statements:
-            try:
-                result = cur.execute(statement.query)
-            except duckdb.Error as exc:
-                raise StoreError(f"query failed: {exc}") from exc
+        for statement in checked_statements(cur, sql):
+            result = run_guarded(cur, statement)
         return Table([d[0] for d in result.description], result.fetchall())
     finally:
         store.close()

@@ -12,11 +12,13 @@ from pydantic import ValidationError
 from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, FormatOption, db_path
+from distill.failures import print_failures
 from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.progress import run_progress
 from graphs.build import build_corpus
 from graphs.config import CorpusConfig
 from store import Store, StoreError
+from store.corpus import resume_summary
 from store.queries import read_only_sql
 
 Opt = typer.Option
@@ -56,12 +58,19 @@ def build_command(
             "concurrency": concurrency, "rpm": rpm, "tpm": tpm, "token_budget": token_budget,
             "include_duplicates": include_duplicates or None,
         }, teacher, teacher_key_env, critic, critic_key_env, temperature, max_tokens)
-        with Store(db_path(db)) as store, run_progress(f"build {run}") as update:
-            tally = build_corpus(store, run, config, update)
+        with Store(db_path(db)) as store:
+            resumed = resume_summary(store, run)
+            if resumed:
+                console.print(f"resuming run {run}: {resumed['done']} problem(s) already decided "
+                              f"({resumed['accepted']} accepted, {resumed['abstained']} abstained), "
+                              f"{resumed['failed']} failed before (retried now); {resumed['attempts']:,} attempts and "
+                              f"{resumed['tokens']:,} tokens stored", highlight=False)
+            with run_progress(f"build {run}") as update:
+                tally = build_corpus(store, run, config, update)
     console.print(f"run {run}: {tally.accepted} accepted, {tally.abstained} abstained, {tally.failed} failed "
-                  f"of {tally.total} to do; {tally.tokens:,} tokens in the run", highlight=False)
-    for line in tally.errors[:10]:
-        errors.print(f"  [red]failed[/red] {line}", highlight=False)
+                  f"of {tally.total} to do; {tally.tokens:,} tokens in the run "
+                  f"({tally.tokens - tally.tokens_at_start:,} by this command)", highlight=False)
+    print_failures(tally, errors, "problem")
     if tally.stopped:
         errors.print(f"[yellow]stopped early:[/yellow] {tally.stopped}; rerun with a larger --token-budget")
     if tally.failed or tally.stopped:

@@ -12,6 +12,7 @@ from agents.compressor import DEFAULT_RATIOS
 from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
 from agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
+from distill.failures import print_failures
 from distill.output import command_errors, console, errors, print_table
 from distill.progress import run_progress
 from graphs.build import build_levels
@@ -69,8 +70,7 @@ def levels_command(
                   f"{tally.failed} failed of {tally.total} to do; {tally.tokens:,} tokens", highlight=False)
     if summary:
         print_table(list(summary[0]), [tuple(r.values()) for r in summary], title="Levels (view level_summary)")
-    for line in tally.errors[:10]:
-        errors.print(f"  [red]failed[/red] {line}", highlight=False)
+    print_failures(tally, errors, "row")
     if tally.failed or tally.stopped:
         raise typer.Exit(1)
 

@@ -11,7 +11,7 @@ import typer
 from distill.commands.options import DbOption, FormatOption, db_path
 from distill.output import OutputFormat, console, errors, print_table
 from store import Store, StoreError
-from store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, ingest
+from store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, IngestLimits, ingest
 from store.queries import problem_counts, read_only_sql, reject_counts
 
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
@@ -29,13 +29,20 @@ def ingest_command(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Store the valid records; record each invalid one as a reject.")
     ] = False,
+    max_question_chars: Annotated[
+        int, typer.Option(min=1, help="Refuse a question longer than this (characters).")
+    ] = IngestLimits.max_question_chars,
+    max_answer_chars: Annotated[
+        int, typer.Option(min=1, help="Refuse an answer longer than this (characters).")
+    ] = IngestLimits.max_answer_chars,
     db: DbOption = None,
 ) -> None:
     """Ingest problems into the store (idempotent; changes are recorded as updates)."""
     mapping = FieldMapping(question=question_field, answer=answer_field, id=id_field)
+    limits = IngestLimits(max_question_chars, max_answer_chars)
     try:
         with Store(db_path(db)) as store:
-            report = ingest(store, path, input_format.value, source, mapping, skip_invalid)
+            report = ingest(store, path, input_format.value, source, mapping, skip_invalid, limits)
     except (IngestFailed, IngestError, StoreError, ValueError) as exc:
         errors.print(f"[red]ingest failed:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from exc

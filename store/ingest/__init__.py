@@ -2,11 +2,11 @@
 
 from store.ingest.load import IngestFailed, IngestReport, ingest
 from store.ingest.readers import READERS, FieldMapping
-from store.ingest.records import IngestError, placeholder_reason, question_hash
+from store.ingest.records import IngestError, IngestLimits, placeholder_reason, question_hash
 
 FORMATS = tuple(READERS)
 
 __all__ = [
-    "FORMATS", "FieldMapping", "IngestError", "IngestFailed", "IngestReport", "ingest",
+    "FORMATS", "FieldMapping", "IngestError", "IngestFailed", "IngestLimits", "IngestReport", "ingest",
     "placeholder_reason", "question_hash",
 ]

@@ -11,7 +11,14 @@ from typing import Any
 
 from store.db import Store
 from store.ingest.readers import READERS, FieldMapping
-from store.ingest.records import IngestError, ProblemRecord, placeholder_reason, question_hash
+from store.ingest.records import (
+    IngestError,
+    IngestLimits,
+    ProblemRecord,
+    limit_error,
+    placeholder_reason,
+    question_hash,
+)
 from store.manifest import distill_version
 
 # Fields of a problem that a re-ingest compares; a difference is an update, recorded field by field.
@@ -53,14 +60,16 @@ def ingest(
     source: str | None = None,
     mapping: FieldMapping | None = None,
     skip_invalid: bool = False,
+    limits: IngestLimits | None = None,
 ) -> IngestReport:
     """Read `path` (a file or a folder of them) in `fmt` into `store` under `source` (default: the format)."""
     if fmt not in READERS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {sorted(READERS)}")
     mapping = mapping or FieldMapping()
+    limits = limits or IngestLimits()
     source = source or fmt
     started = dt.datetime.now()
-    records, errors, files = _read_all(Path(path), fmt, mapping)
+    records, errors, files = _read_all(Path(path), fmt, mapping, limits)
     if errors and not skip_invalid:
         raise IngestFailed(errors)
     known_format = store.scalar("SELECT format FROM sources WHERE name = ?", [source])
@@ -80,7 +89,7 @@ def ingest(
             "INSERT INTO ingests (ingest_id, source, format, path, files, options, inserted, updated, unchanged,"
             " rejected, distill_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [ingest_id, source, fmt, str(path), json.dumps(files),
-             json.dumps({"mapping": asdict(mapping), "skip_invalid": skip_invalid}),
+             json.dumps({"mapping": asdict(mapping), "skip_invalid": skip_invalid, "limits": asdict(limits)}),
              report.inserted, report.updated, report.unchanged, len(errors), distill_version(), started],
         )
         tx.execute("UPDATE sources SET last_ingest_id = ? WHERE name = ?", [ingest_id, source])
@@ -99,7 +108,7 @@ def _files(path: Path, fmt: str) -> list[Path]:
     raise IngestError(str(path), "", "", "no such file or folder")
 
 
-def _read_all(path: Path, fmt: str, mapping: FieldMapping):
+def _read_all(path: Path, fmt: str, mapping: FieldMapping, limits: IngestLimits):
     reader = READERS[fmt][0]
     records: list[ProblemRecord] = []
     errors: list[IngestError] = []
@@ -117,6 +126,8 @@ def _read_all(path: Path, fmt: str, mapping: FieldMapping):
         for item in items:
             if isinstance(item, IngestError):
                 errors.append(item)
+            elif (refused := limit_error(item, limits)) is not None:
+                errors.append(refused)
             elif item.natural_key in first_seen:
                 errors.append(IngestError(item.path, item.locator, mapping.id or "id",
                                           f"id {item.natural_key!r} repeats {first_seen[item.natural_key]}"))

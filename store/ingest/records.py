@@ -92,6 +92,51 @@ def placeholder_reason(question: str | None) -> str | None:
     return None
 
 
+# Control characters refused in a question or answer: all of Unicode's Cc except tab, newline and CR.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A JSON string with "\frac" or "\begin" (one backslash) decodes to a form feed or backspace + "rac"/"egin".
+_LATEX_ESCAPE_HINT = {"\f": "\\f", "\b": "\\b"}
+_CONTROL_NAMES = {0x00: "NUL", 0x08: "backspace", 0x0B: "vertical tab", 0x0C: "form feed", 0x1B: "escape", 0x7F: "DEL"}
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Longest question and answer a record may have (characters); longer ones are refused."""
+
+    max_question_chars: int = 20_000
+    max_answer_chars: int = 1_000
+
+
+def limit_error(record: ProblemRecord, limits: IngestLimits) -> IngestError | None:
+    """Why this record breaks the ingest limits (control characters, length), or None."""
+    for name, value, most in (("question", record.question, limits.max_question_chars),
+                              ("answer", record.answer, limits.max_answer_chars)):
+        if value is None:
+            continue
+        control = _CONTROL.search(value)
+        if control:
+            char = control.group(0)
+            label = _CONTROL_NAMES.get(ord(char), "control character")
+            hint = ""
+            if char in _LATEX_ESCAPE_HINT:
+                hint = (f" (a LaTeX command written with one backslash in JSON? {_LATEX_ESCAPE_HINT[char]}... "
+                        "decodes to this character; write two backslashes)")
+            return IngestError(
+                record.path, record.locator, name,
+                f"control character U+{ord(char):04X} ({label}) at position {control.start()}: "
+                f"only tab, newline and carriage return are allowed{hint}",
+                raw=value[:500],
+            )
+        if len(value) > most:
+            return IngestError(
+                record.path, record.locator, name,
+                f"{len(value):,} characters, over the limit of {most:,} "
+                f"(raise it with --max-{name}-chars if this is really one {name})",
+                raw=value[:500],
+            )
+    return None
+
+
 # -- field checks shared by the readers --------------------------------------------------------------
 
 def require_text(value: Any, path: str, locator: str, name: str, *, optional: bool = False) -> str | None:

@@ -16,6 +16,44 @@ from agents.equivalence import RuleCheck, Verdict, check_answer
 C, W, U = Verdict.CORRECT, Verdict.INCORRECT, Verdict.UNDECIDED  # correct, wrong, undecided
 
 TABLE = [
+    # column vectors (pmatrix/bmatrix without &) against tuples; a tuple against a matrix with & is not guessed
+    ("\\begin{pmatrix} 1 \\\\ 2 \\\\ 3 \\end{pmatrix}", "(1, 2, 3)", C),
+    ("(1, 2)", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", C),
+    ("\\begin{pmatrix} -1/2 \\\\ 3 \\end{pmatrix}", "(-\\frac{1}{2}, 3)", C),
+    ("\\begin{bmatrix} 4 \\\\ -1 \\end{bmatrix}", "(4, -1)", C),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(2, 1)", W),
+    # 2x2 matrices in pmatrix/bmatrix against nested brackets and `;`-separated rows, entry by entry
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[[1,2],[3,4]]", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "((1,2),(3,4))", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[1, 2; 3, 4]", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "1,2;3,4", C),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "[[1,2],[3,4]]", C),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "[1, 2; 3, 4]", C),
+    ("\\begin{bmatrix} -1/2 & 0 \\\\ \\sqrt{2} & 4 \\end{bmatrix}", "((-0.5, 0), (√2, 4))", C),
+    ("[[1,2],[3,4]]", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", C),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[[1,2],[3,5]]", W),
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "1,2;4,3", W),
+    ("\\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}", "((1,3),(2,4))", W),  # transposed
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[1, 2, 3; 4, 5, 6]", W),  # 2x3
+    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "(1, 2, 3, 4)", W),  # flat tuple is no matrix
+    # a column vector against square brackets; brackets that leave doubt are not guessed
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "[1, 2]", C),
+    ("\\begin{bmatrix} 3 \\\\ -1 \\\\ 0 \\end{bmatrix}", "[3, -1, 0]", C),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "[2, 1]", W),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1, 2, 0)", W),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "1, 2", U),  # no brackets
+    ("[1, 2]", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", U),  # the gold may be an interval
+    ("\\begin{pmatrix} 1 & 2 \\end{pmatrix}", "(1, 2)", U),  # row vector against a tuple
+    # function names without their backslash
+    ("\\cot x", "cot x", C),
+    ("\\csc^2 x", "csc^2 x", C),
+    ("\\cot x", "tan x", W),
+    # U written for \cup in interval unions
+    ("(-\\infty, 2) \\cup (3, \\infty)", "(-\\infty, 2) U (3, \\infty)", C),
+    ("(-\\infty, 2) \\cup (3, \\infty)", "(-∞, 2) U (3, ∞)", C),
+    ("(1, 2) \\cup (3, 4)", "(1, 2) U (3, 5)", W),
+    # a number with an ordinal word: the question decides, which the rule does not see
+    ("12", "12th grade", U),
     # ratios: compared part by part, in the gold's terms
     ("6:7", "6:7", C),  # R1
     ("6:7", "6 : 7", C),
@@ -249,6 +287,31 @@ TABLE = [
     ("2", "1+" * 300 + "1", U),
     ("2", "9" * 3000, U),
 ]
+# A number with an ordinal or unit word against the bare number: the question decides (question, gold, predicted).
+GRADE, HOURS, MINUTES = "Sam is 17. What grade is he in?", "How many hours does it take?", "How many minutes is it?"
+QUESTION_TABLE = [
+    (GRADE, "12", "12th grade", C),
+    (GRADE, "12th grade", "12", C),
+    ("In which grade is a 10-year-old?", "5", "5th Grade", C),
+    ("In which place did she finish?", "3", "3rd place", C),
+    (GRADE, "11", "12th grade", W),
+    (GRADE, "12th grade", "11", W),
+    (None, "12", "12th grade", U),  # no question: an ordinal stays undecided
+    ("Find the value of n.", "12", "12th grade", U),  # the question does not ask for a grade
+    (MINUTES, "12", "12th grade", U),  # it counts something else
+    (HOURS, "3", "3 hours", C),
+    ("How many apples does Ann have?", "5", "5 apples", C),
+    ("How many apples does Ann have?", "5", "6 apples", W),
+    ("How many centimeters long is the rod?", "15", "15 cm", C),
+    ("How many square feet is the room?", "864", "864 \\text{ square feet}", C),
+    (MINUTES, "180", "3 hours", U),  # a different unit than asked: not guessed (was INCORRECT: 3 vs 180)
+    (MINUTES, "3", "3 hours", U),
+    ("How many oranges are left?", "5", "5 apples", U),
+    (None, "5", "5 apples", C),  # units are dropped without a question, as before
+    ("Find the total.", "5", "5 apples", C),
+    (None, "180", "3 hours", W),
+    (GRADE, "12", "13", W),  # a bare number is compared as usual
+]
 PATHOLOGICAL = ["2^{2^{2^{5}}}", "10^{10^{10}}", "1000000!", "(10^{9})!", "\\sum_{k=1}^{10^{12}} k^k", "9" * 3000]
 
 
@@ -256,6 +319,18 @@ PATHOLOGICAL = ["2^{2^{2^{5}}}", "10^{10^{10}}", "1000000!", "(10^{9})!", "\\sum
 def test_rule_check(gold: str, predicted: str | None, expected: Verdict):
     check = check_answer(predicted, gold)
     assert check.verdict == expected, f"{gold!r} vs {predicted!r}: {check.verdict} ({check.reason})"
+
+
+@pytest.mark.parametrize("question, gold, predicted, expected", QUESTION_TABLE)
+def test_the_question_decides_a_number_said_with_its_word(question, gold, predicted, expected):
+    check = check_answer(predicted, gold, question)
+    assert check.verdict == expected, f"{question!r}: {gold!r} vs {predicted!r}: {check.verdict} ({check.reason})"
+
+
+def test_a_question_that_asks_for_no_word_changes_no_verdict():
+    for gold, predicted, expected in TABLE:
+        if predicted is not None and len(predicted) < 200:
+            assert check_answer(predicted, gold, "Compute it. What is x?").verdict == expected, (gold, predicted)
 
 
 def test_table_is_long_and_covers_every_verdict():

@@ -81,6 +81,24 @@ def outcomes(store):
             for r in store.query("SELECT * FROM eval_results")}
 
 
+def test_grade_response_passes_the_question_to_the_rule():
+    """`12th grade` for `12` is decided only when the question asks for the grade."""
+    assert grade_response("Answer: \\boxed{12th grade}", "12").rule_verdict == "undecided"
+    graded = grade_response("Answer: \\boxed{12th grade}", "12", question="What grade is Sam in?")
+    assert (graded.rule_verdict, graded.answer) == ("correct", "12th grade")
+    assert grade_response("Answer: \\boxed{12th grade}", "11", question="What grade is Sam in?").rule_verdict == (
+        "incorrect")
+
+
+def test_regrade_reads_the_question_from_the_store():
+    item = {"evaluation_id": 1, "problem_id": "p", "response": "Answer: \\boxed{12th grade}", "reasoning": None,
+            "gold": "12", "answer": "12th grade", "answer_method": "boxed", "rule_verdict": "undecided",
+            "rule_reason": "prediction is prose around a number", "rule_compared": "12th grade"}
+    assert regrade([item]) == []
+    [changed] = regrade([{**item, "question": "Which grade is Sam in?"}])
+    assert changed["rule_verdict"] == "correct"
+
+
 def test_cascade_rule_then_judge_then_undecided(graded_store):
     store, evaluation_id = graded_store
     rules = {r["problem_id"][4:]: r["rule_verdict"] for r in store.query("SELECT * FROM eval_items")}

@@ -1,10 +1,12 @@
 """A small real OpenAI-compatible HTTP server for tests and benchmarks: scripted replies (with
-`reasoning_content`, 429s, 500s, empty bodies, length finishes), a fixed latency, a log of every request, and a
-gate that holds requests (to kill a client while they are in flight)."""
+`reasoning_content`, 429s, 500s, empty bodies, length finishes), a fixed latency, a log of every request, a
+gate that holds requests (to kill a client while they are in flight), and a fault mode: a seeded fraction of
+requests get an HTTP 200 whose body is empty or not JSON."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ class Logged:
     messages: list[dict[str, Any]]
     status: int
     delivered: bool = False  # the full response was written (a held request killed with its client is not)
+    fault: bool = False  # answered with a faulty 200 body (fault mode)
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -45,9 +48,14 @@ class _Server(ThreadingHTTPServer):
 class OpenAIServer:
     """`with OpenAIServer(responder, latency_s=0.2) as server: server.base_url ...`"""
 
-    def __init__(self, responder: Responder, latency_s: float = 0.0, port: int = 0):
+    def __init__(self, responder: Responder, latency_s: float = 0.0, port: int = 0, fault_rate: float = 0.0,
+                 fault_body: bytes = b"", fault_seed: int = 0, fault_content_type: str = "application/json"):
         self.responder = responder
         self.latency_s = latency_s
+        self.fault_rate = fault_rate  # this fraction of requests gets a 200 with `fault_body` (empty: b"")
+        self.fault_body = fault_body
+        self.fault_content_type = fault_content_type
+        self._fault_rng = random.Random(fault_seed)
         self.log: list[Logged] = []
         self.lock = threading.Lock()
         self.gate_after: int | None = None  # hold every request after this many have arrived
@@ -86,7 +94,7 @@ class OpenAIServer:
 
     def delivered_keys(self) -> list[str]:
         with self.lock:
-            return [e.call_key for e in self.log if e.delivered and e.status == 200]
+            return [e.call_key for e in self.log if e.delivered and e.status == 200 and not e.fault]
 
     def _handler(self):
         server = self
@@ -109,6 +117,14 @@ class OpenAIServer:
                 self.wfile.write(data)
                 self.wfile.flush()
 
+            def _send_fault(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", server.fault_content_type)
+                self.send_header("Content-Length", str(len(server.fault_body)))
+                self.end_headers()
+                self.wfile.write(server.fault_body)
+                self.wfile.flush()
+
             def do_GET(self) -> None:
                 self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
@@ -129,8 +145,12 @@ class OpenAIServer:
                     time.sleep(server.latency_s)
                 reply = server.responder(request)
                 entry.status = reply.status
+                with server.lock:
+                    entry.fault = server.fault_rate > 0 and server._fault_rng.random() < server.fault_rate
                 try:
-                    if reply.status != 200:
+                    if entry.fault:
+                        self._send_fault()
+                    elif reply.status != 200:
                         self._send(reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.headers)
                     else:
                         self._send(200, completion_body(request, reply), reply.headers)
@@ -191,8 +211,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--teacher", choices=sorted(RESPONDERS), default="sums")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="This fraction of replies: a 200, empty body.")
     args = parser.parse_args()
-    with OpenAIServer(RESPONDERS[args.teacher], latency_s=args.latency, port=args.port) as server:
+    with OpenAIServer(RESPONDERS[args.teacher], latency_s=args.latency, port=args.port,
+                      fault_rate=args.fault_rate) as server:
         print(server.base_url, flush=True)
         threading.Event().wait()
 
