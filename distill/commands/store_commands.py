@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from distill.commands.options import DbOption, FormatOption, db_path
-from distill.output import OutputFormat, console, errors, print_table
+from distill.output import OutputFormat, command_errors, console, errors, print_table
 from store import Store, StoreError
 from store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, IngestLimits, ingest
 from store.queries import problem_counts, read_only_sql, reject_counts
@@ -88,7 +88,24 @@ def sql_command(
     print_table(table.columns, table.rows, output)
 
 
+def generate_command(
+    out: Annotated[Path, typer.Argument(help="The JSONL file to write (id, question, answer, section).")],
+    count: Annotated[int, typer.Option(help="How many distinct problems.")] = 500,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same problems.")] = 0,
+    families: Annotated[str | None, typer.Option(help="Comma-separated families (default: all).")] = None,
+) -> None:
+    """Write problems from the bundled generator of competition-style families; ingest with --format jsonl."""
+    from store.ingest.families import FAMILIES, write_jsonl
+
+    chosen = [f.strip() for f in families.split(",") if f.strip()] if families else None
+    with command_errors("generate", (ValueError, OSError), "nothing was written"):
+        written = write_jsonl(out, count, seed, chosen)
+    console.print(f"{'wrote' if written else 'unchanged'}: {out} ({count} problems, seed {seed}; families "
+                  f"{', '.join(chosen or FAMILIES)})", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
     app.command("ingest")(ingest_command)
     app.command("problems")(problems_command)
     app.command("sql")(sql_command)

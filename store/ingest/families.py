@@ -118,6 +118,49 @@ def rates(rng: random.Random) -> Problem:
     return f"What is the average of {values[0]}, {values[1]} and {values[2]}?", str(mean)
 
 
+def units_digit(rng: random.Random) -> Problem:
+    n = rng.randint(101, 9999)
+    if rng.random() < 0.5:
+        return f"What is the units digit of {n}?", str(n % 10)
+    return f"What is the remainder when {n} is divided by 10?", str(n % 10)
+
+
+def place_value(rng: random.Random) -> Problem:
+    n = rng.randint(1000, 9999)
+    place, digit = rng.choice([("tens", n // 10 % 10), ("hundreds", n // 100 % 10), ("thousands", n // 1000)])
+    return f"What digit is in the {place} place of {n}?", str(digit)
+
+
+def powers_of_ten(rng: random.Random) -> Problem:
+    n = rng.randint(2, 99)
+    factor = rng.choice([10, 100, 1000])
+    if rng.random() < 0.5:
+        return f"Compute {n} \\times {factor}.", str(n * factor)
+    return f"Compute {n * factor} \\div {factor}.", str(n)
+
+
+def ten_percent(rng: random.Random) -> Problem:
+    n = rng.randint(2, 999) * 10
+    return f"What is 10\\% of {n}?", str(n // 10)
+
+
+def sequences(rng: random.Random) -> Problem:
+    start, step = rng.randint(1, 50), rng.randint(2, 9)
+    terms = [start + step * i for i in range(4)]
+    if rng.random() < 0.5:
+        return (f"The numbers {terms[0]}, {terms[1]}, {terms[2]} are equally spaced. What is their average?",
+                str(terms[1]))
+    return (f"What is the next number in the sequence {terms[0]}, {terms[1]}, {terms[2]}, {terms[3]}, ...?",
+            str(terms[3] + step))
+
+
+def small_equations(rng: random.Random) -> Problem:
+    x, b = rng.randint(1, 20), rng.randint(1, 20)
+    if rng.random() < 0.5:
+        return f"Solve for $x$: $x + {b} = {x + b}$.", str(x)
+    return f"If $x - {b} = {x}$, what is $x$?", str(x + b)
+
+
 def _factorial(n: int) -> int:
     return n * _factorial(n - 1) if n > 1 else 1
 
@@ -125,7 +168,11 @@ def _factorial(n: int) -> int:
 FAMILIES: dict[str, Callable[[random.Random], Problem]] = {
     "arithmetic": arithmetic, "percentages": percentages, "fractions": fractions, "ratios": ratios,
     "equations": equations, "counting": counting, "rates": rates,
+    # speed-round items: one short, exact step each
+    "units_digit": units_digit, "place_value": place_value, "powers_of_ten": powers_of_ten,
+    "ten_percent": ten_percent, "sequences": sequences, "small_equations": small_equations,
 }
+SPEED_ROUND = ("units_digit", "place_value", "powers_of_ten", "ten_percent", "sequences", "small_equations")
 
 
 def generate(count: int, seed: int = 0, families: Sequence[str] | None = None) -> list[dict[str, str]]:

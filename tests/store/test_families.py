@@ -21,6 +21,9 @@ def recompute(question: str) -> str | None:
     q = question.replace("\\times", "*").replace("\\%", "%")
     ints = [int(n) for n in re.findall(NUMBER, q)]
     rules = [
+        (r"^What is 10% of \d+\?$", lambda: Fraction(ints[1], 10)),
+        (r"^Solve for \$x\$: \$x \+", lambda: ints[1] - ints[0]),
+        (r"^If \$x - \d+ = \d+\$", lambda: ints[0] + ints[1]),
         (r"^Compute \d+ \+ \d+\.$", lambda: ints[0] + ints[1]),
         (r"^What is \d+ - \d+\?$", lambda: ints[0] - ints[1]),
         (r"^Compute \d+ \* \d+\.$", lambda: ints[0] * ints[1]),
@@ -41,7 +44,18 @@ def recompute(question: str) -> str | None:
         (r"miles per hour", lambda: ints[0] * ints[1]),
         (r"perimeter", lambda: 2 * (ints[0] + ints[1])),
         (r"area", lambda: ints[0] * ints[1]),
+        (r"equally spaced", lambda: Fraction(sum(ints), 3)),
         (r"average", lambda: Fraction(sum(ints), 3)),
+        (r"units digit of|divided by 10\?", lambda: ints[0] % 10),
+        (r"tens place", lambda: ints[0] // 10 % 10),
+        (r"hundreds place", lambda: ints[0] // 100 % 10),
+        (r"thousands place", lambda: ints[0] // 1000 % 10),
+        (r"^Compute \d+ \* (10|100|1000)\.$", lambda: ints[0] * ints[1]),
+        (r"^Compute \d+ \\div (10|100|1000)\.$", lambda: Fraction(ints[0], ints[1])),
+        (r"^What is 10% of \d+\?$", lambda: Fraction(ints[1], 10)),
+        (r"next number in the sequence", lambda: ints[3] + (ints[3] - ints[2])),
+        (r"^Solve for \$x\$: \$x \+", lambda: ints[1] - ints[0]),
+        (r"^If \$x - \d+ = \d+\$", lambda: ints[0] + ints[1]),
     ]
     for pattern, value in rules:
         if re.search(pattern, q):
@@ -57,9 +71,9 @@ def test_same_seed_same_problems_other_seed_other_problems():
 
 
 def test_distinct_questions_every_family_in_turn_and_exact_answers():
-    problems = generate(1400, seed=0)
-    assert len({p["question"] for p in problems}) == 1400
-    assert len({p["id"] for p in problems}) == 1400
+    problems = generate(200 * len(FAMILIES), seed=0)
+    assert len({p["question"] for p in problems}) == len(problems)
+    assert len({p["id"] for p in problems}) == len(problems)
     counts = {name: sum(1 for p in problems if p["section"] == name) for name in FAMILIES}
     assert counts == dict.fromkeys(FAMILIES, 200)
     for p in problems:
@@ -87,3 +101,15 @@ def test_written_file_is_ingested_as_it_is(store, tmp_path):
     assert [(r["problem_id"], r["question"], r["answer"], r["section"]) for r in rows] == [
         (f"families/{p['id']}", p["question"], p["answer"], p["section"]) for p in expected]
     assert {r["status"] for r in rows} == {"ok"}
+
+
+def test_generate_command_writes_the_file_and_refuses_unknown_families(cli, tmp_path):
+    out = tmp_path / "speed.jsonl"
+    result = cli("generate", out, "--count", "12", "--seed", "2", "--families", "units_digit,sequences")
+    assert result.exit_code == 0 and "wrote" in result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == generate(12, 2, ["units_digit", "sequences"])
+    assert "unchanged" in cli("generate", out, "--count", "12", "--seed", "2", "--families",
+                              "units_digit,sequences").output
+    bad = cli("generate", tmp_path / "x.jsonl", "--families", "calculus")
+    assert bad.exit_code == 2 and "unknown problem families" in bad.output and "Traceback" not in bad.output
