@@ -140,12 +140,12 @@ def powers_of_ten(rng: random.Random) -> Problem:
 
 
 def ten_percent(rng: random.Random) -> Problem:
-    n = rng.randint(2, 999) * 10
+    n = rng.randint(2, 99) * 10
     return f"What is 10\\% of {n}?", str(n // 10)
 
 
 def sequences(rng: random.Random) -> Problem:
-    start, step = rng.randint(1, 50), rng.randint(2, 9)
+    start, step = rng.randint(1, 20), rng.randint(2, 5)
     terms = [start + step * i for i in range(4)]
     if rng.random() < 0.5:
         return (f"The numbers {terms[0]}, {terms[1]}, {terms[2]} are equally spaced. What is their average?",
@@ -155,7 +155,7 @@ def sequences(rng: random.Random) -> Problem:
 
 
 def small_equations(rng: random.Random) -> Problem:
-    x, b = rng.randint(1, 20), rng.randint(1, 20)
+    x, b = rng.randint(1, 9), rng.randint(1, 9)
     if rng.random() < 0.5:
         return f"Solve for $x$: $x + {b} = {x + b}$.", str(x)
     return f"If $x - {b} = {x}$, what is $x$?", str(x + b)

@@ -71,11 +71,11 @@ def test_same_seed_same_problems_other_seed_other_problems():
 
 
 def test_distinct_questions_every_family_in_turn_and_exact_answers():
-    problems = generate(200 * len(FAMILIES), seed=0)
+    problems = generate(90 * len(FAMILIES), seed=0)  # the smallest family (10% of 20..990) has 98 questions
     assert len({p["question"] for p in problems}) == len(problems)
     assert len({p["id"] for p in problems}) == len(problems)
     counts = {name: sum(1 for p in problems if p["section"] == name) for name in FAMILIES}
-    assert counts == dict.fromkeys(FAMILIES, 200)
+    assert counts == dict.fromkeys(FAMILIES, 90)
     for p in problems:
         assert recompute(p["question"]) == p["answer"], p
 
