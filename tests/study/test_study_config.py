@@ -14,8 +14,8 @@ DEMO = REPO / "examples" / "demo.toml"
 
 def test_the_demo_config_loads():
     config = load_study_config(DEMO)
-    assert config.name == "demo" and config.inputs[0].format == "obryan"
-    assert config.corpus.critic_mode == "cascade" and config.corpus.teacher is None
+    assert config.name == "demo" and config.inputs[0].format == "jsonl" and config.inputs[0].generate.count == 525
+    assert config.corpus.critic_mode == "rule" and config.corpus.teacher is None
     assert config.train.levels[0] == "R1" and len(config.train.levels) >= 2 and len(config.train.seeds) >= 2
     assert config.train_config().out_dir == config.out
     assert config.eval_config().run == "demo"
@@ -24,9 +24,12 @@ def test_the_demo_config_loads():
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda t: t.replace("critic_mode = ", "critic_mod = "), "corpus.critic_mod: Extra inputs are not permitted"),
     (lambda t: t.replace('name = "demo"', ""), "name: Field required"),
-    (lambda t: t.replace('levels = ["R1", "R2"]', 'levels = ["R1", "R9"]'), "R9"),
-    (lambda t: t.replace("max_tokens = 320", "max_tokenz = 320"), "max_tokenz: Extra inputs are not permitted"),
-    (lambda t: t.replace('format = "obryan"', 'format = "pdf"'), "inputs.0.format"),
+    (lambda t: t.replace('levels = ["R1", "R2", "R3"]', 'levels = ["R1", "R9"]'), "R9"),
+    (lambda t: t.replace("max_tokens = 128", "max_tokenz = 128"), "max_tokenz: Extra inputs are not permitted"),
+    (lambda t: t.replace('format = "jsonl"', 'format = "pdf"'), "inputs.0.format"),
+    (lambda t: t.replace('format = "jsonl"', 'format = "csv"'), "a generated input set is written as JSONL"),
+    (lambda t: t.replace('"small_equations"]', '"calculus"]'), "unknown families ['calculus']"),
+    (lambda t: t.replace("count = 525", "count = 0"), "inputs.0.generate.count"),
     (lambda t: t.replace("seeds = [1, 2]", "seeds = [1, 1]"), "seeds repeat"),
     (lambda t: t + "\n[corpus.teacher]\nmodel = 'x'\n", "corpus.teacher.base_url: Field required"),
     (lambda t: t.replace("[split]", "[split"), "not valid TOML"),
@@ -68,11 +71,13 @@ def test_a_configured_teacher_also_compresses_and_is_the_evaluated_teacher(tmp_p
 
 def test_a_partial_local_sampling_table_keeps_the_local_defaults(tmp_path: Path):
     path = tmp_path / "study.toml"
-    path.write_text(DEMO.read_text().replace('local_sampling = { temperature = 0.6, max_tokens = 768 }',
-                                             'local_sampling = { temperature = 0.0 }'))
+    text = DEMO.read_text()
+    corpus_sampling = "local_sampling = { temperature = 0.3, max_tokens = 160 }"
+    assert text.count(corpus_sampling) == 2  # [corpus] first, then [levels]
+    path.write_text(text.replace(corpus_sampling, "local_sampling = { temperature = 0.0 }", 1))
     config = load_study_config(path)
     assert (config.corpus.local_sampling.temperature, config.corpus.local_sampling.max_tokens) == (
         0.0, LOCAL_TEACHER_SAMPLING.max_tokens)
-    assert config.levels.local_sampling.max_tokens == 512  # given in the demo's [levels]
+    assert config.levels.local_sampling.max_tokens == 160  # given in the demo's [levels]
     partial = LevelsConfig(local_sampling={"max_tokens": 64}).local_sampling
     assert (partial.temperature, partial.max_tokens) == (LOCAL_TEACHER_SAMPLING.temperature, 64)
