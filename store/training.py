@@ -33,14 +33,17 @@ def run_sources(store: Store, run_name: str) -> list[str]:
 
 def split_universe(store: Store, run_name: str, sources: Sequence[str]) -> list[dict[str, Any]]:
     """Every active problem of `sources`, with whether the run has training text for it (a corpus row or an
-    ok levels row)."""
+    ok levels row) and the levels it has text at (`text_levels`; a corpus row is R1)."""
     return store.query(
         """
         SELECT p.problem_id, p.source, p.section, p.subject, p.duplicate_of, p.ingest_order, p.question,
-               (c.problem_id IS NOT NULL OR l.problem_id IS NOT NULL) AS has_text
+               (c.problem_id IS NOT NULL OR l.problem_id IS NOT NULL) AS has_text,
+               list_distinct(list_concat(CASE WHEN c.problem_id IS NULL THEN [] ELSE ['R1'] END,
+                                         coalesce(l.levels, []))) AS text_levels
         FROM active_problems p
         LEFT JOIN corpus c ON c.run_name = $run AND c.problem_id = p.problem_id
-        LEFT JOIN (SELECT DISTINCT problem_id FROM levels WHERE run_name = $run AND status = 'ok') l
+        LEFT JOIN (SELECT problem_id, list(DISTINCT level) AS levels FROM levels
+                   WHERE run_name = $run AND status = 'ok' GROUP BY problem_id) l
                ON l.problem_id = p.problem_id
         WHERE list_contains($sources, p.source)
         ORDER BY p.ingest_order

@@ -123,6 +123,7 @@ def assign_splits(problems: Sequence[dict[str, Any]], split_seed: int, valid: fl
     fill("test", test, lambda c: True, lambda c: c.size)
     trainable = lambda c: c.cluster_id not in split_of and c.text_members > 0  # noqa: E731
     fill("valid", valid, trainable, lambda c: c.text_members)
+    _valid_at_every_level(clusters, split_of)
     for cluster in clusters:
         split_of.setdefault(cluster.cluster_id, "train" if cluster.text_members else "unused")
     rows = []
@@ -140,6 +141,19 @@ def held_out_test_ids(store: Store, sources: Sequence[str], split_seed: int, tes
     corpus without them, so no teacher call goes to a problem that is never trained on."""
     universe = [dict(p, has_text=False) for p in db.split_universe(store, "", sources)]
     return {r["problem_id"] for r in assign_splits(universe, split_seed, 0.0, test) if r["split"] == "test"}
+
+
+def _valid_at_every_level(clusters: Sequence[Cluster], split_of: dict[str, str]) -> None:
+    """A level with text on too few problems (a compressor that shortened a dozen rows) may have none in valid,
+    and then no best-validation adapter: such a level gets the first of its clusters (seeded hash order) that is
+    not in test, when it has at least two (one stays to train on). The test split never moves."""
+    def levels_of(cluster: Cluster) -> set[str]:
+        return {level for m in cluster.members for level in (m.get("text_levels") or ())}
+
+    for level in sorted({level for c in clusters for level in levels_of(c)}):
+        having = [c for c in clusters if level in levels_of(c) and split_of.get(c.cluster_id) != "test"]
+        if len(having) >= 2 and not any(split_of.get(c.cluster_id) == "valid" for c in having):
+            split_of[having[0].cluster_id] = "valid"
 
 
 def check_contamination(store: Store, rows: Sequence[dict[str, Any]]) -> list[Leak]:

@@ -168,3 +168,20 @@ def test_held_out_test_set_is_known_before_the_corpus_and_the_corpus_skips_it(st
     result = make_split(store, "r", 0, valid=0.1, test=0.2)
     assert set(result.ids("test")) == held
     assert result.counts["unused"] == 1
+
+
+def test_a_level_on_few_problems_still_gets_a_validation_problem(store, tmp_path):
+    problems = arithmetic_problems(60)
+    ingest_problems(store, tmp_path, problems)
+    add_corpus(store, "r", problems)
+    before = make_split(store, "r", 0, valid=0.1, test=0.2)
+    train_ids = before.ids("train")[:3]  # R3 text on three training problems only: none of them in valid
+    for pid in train_ids:
+        store.insert("levels", {"run_name": "r", "problem_id": pid, "level": "R3", "status": "ok", "text": "t",
+                                "answer": "1", "words": 1, "tokens": 1})
+    after = make_split(store, "r", 0, valid=0.1, test=0.2)
+    assert set(after.ids("test")) == set(before.ids("test"))
+    moved = [pid for pid in train_ids if pid in after.ids("valid")]
+    assert len(moved) == 1 and len(after.ids("valid")) == len(before.ids("valid")) + 1
+    # a level already in valid, or on a single problem, moves nothing
+    assert make_split(store, "r", 0, valid=0.1, test=0.2).ids("valid") == after.ids("valid")
