@@ -47,8 +47,8 @@ def test_export_refusal_exit_code(cli, tmp_path):
     problems = arithmetic_problems(20)
     long_question = ("A bag holds 4 red marbles, 6 blue marbles and 10 green marbles; two marbles are drawn "
                      "without replacement. What is the probability that both are green?")
-    for p in problems:
-        p["question"] = f"{p['question']} {long_question}"
+    for i, p in enumerate(problems):  # the same numbers in every question: copies, not one template's problems
+        p["question"] = f"Variant {'abcdefghijklmnopqrstuvwxyz'[i]}: {long_question}"
     with Store(tmp_path / "cli.duckdb") as store:
         ingest_problems(store, tmp_path, problems)
         add_corpus(store, "leaky", problems)
