@@ -66,11 +66,18 @@ def comparisons(store: Store, run: str, split: str, resamples: int = RESAMPLES, 
     rows = store.query("SELECT * FROM eval_paired WHERE run_name = ? AND split = ? "
                        "ORDER BY kind DESC, reference, level NULLS FIRST, label, seed NULLS FIRST", [run, split])
     teacher = {r["seed"]: r for r in rows if r["kind"] == "teacher"}
+    cache: dict[tuple[str, int | None], dict[str, float]] = {}
+
+    def scores(label: str, at_seed: int | None) -> dict[str, float]:  # the base is every student's reference
+        if (label, at_seed) not in cache:
+            cache[label, at_seed] = _scores(store, run, split, label, at_seed)
+        return cache[label, at_seed]
+
     for row in rows:
         row["p_value"] = mcnemar_exact(row["model_better"], row["reference_better"])
-        model = _scores(store, run, split, row["label"], row["seed"])
+        model = scores(row["label"], row["seed"])
         reference_seed = None if row["seed"] is None else (row["seed"] if row["reference"] != "base" else 0)
-        reference = _scores(store, run, split, row["reference"], reference_seed)
+        reference = scores(row["reference"], reference_seed)
         shared = sorted(model.keys() & reference.keys())
         row["ci_low"], row["ci_high"] = paired_bootstrap_ci(np.array([model[p] for p in shared]),
                                                             np.array([reference[p] for p in shared]),
