@@ -21,6 +21,8 @@ class CorpusConfig(BaseModel):
     critic_mode: Literal["rule", "llm", "cascade"] = "cascade"
     max_attempts: int = Field(3, ge=1, le=20)
     max_tokens_per_problem: int | None = Field(None, gt=0)
+    min_reasoning_words: int = Field(0, ge=0, description="An answer with fewer words of work besides it is retried "
+                                     "(told to show the steps), never accepted; 0 accepts a bare answer.")
     prompts_dir: Path | None = None
     solver_prompt: Path | None = None
     critic_prompt: Path | None = None

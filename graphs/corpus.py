@@ -24,7 +24,7 @@ class CorpusState(TypedDict, total=False):
     truth: str
     attempt: int  # the attempt being worked on, from 1
     attempt_key: str  # its row in `attempts`
-    attempt_status: str  # ok | length | empty | no_answer
+    attempt_status: str  # ok | length | empty | no_answer | no_work
     answer: str | None  # its final answer (the previous attempt's while solving a retry)
     rule: str | None  # correct | incorrect | undecided
     rule_reason: str | None

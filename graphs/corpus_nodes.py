@@ -27,6 +27,7 @@ class CorpusNodes:
     critic_mode: str
     max_attempts: int
     max_tokens_per_problem: int | None = None
+    min_reasoning_words: int = 0
     stored_keys: set[str] = field(default_factory=set)  # results stored before this process started
     with_outcome: set[str] = field(default_factory=set)  # problems whose (failed) outcome a new one replaces
     _attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # this process's open attempts, by key
@@ -44,7 +45,7 @@ class CorpusNodes:
             messages = solver_messages(self.solver.prompt, state["question"], state.get("answer"),
                                        state.get("critique"))
             completion = await self.call(self.solver, messages, key, state["problem_id"], attempt)
-            solution = read_solution(completion)
+            solution = read_solution(completion, self.min_reasoning_words)
             row = {
                 "call_key": key, "run_name": self.run_name, "problem_id": state["problem_id"], "attempt": attempt,
                 "model": self.solver.model, "base_url": self.solver.base_url, "params": self.solver.params,
@@ -127,6 +128,9 @@ class CorpusNodes:
                          f"{self.solver.params.get('max_tokens', '?')}): raise --max-tokens")
         if statuses["empty"]:
             notes.append(f"{statuses['empty']} empty (endpoint faults, see call_errors)")
+        if statuses["no_work"]:
+            notes.append(f"{statuses['no_work']} without the steps (fewer than {self.min_reasoning_words} words "
+                         "besides the answer)")
         if statuses["no_answer"]:
             notes.append(f"{statuses['no_answer']} without a final answer")
         return f"; {', '.join(notes)}" if notes else ""

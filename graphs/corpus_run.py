@@ -49,7 +49,8 @@ class CorpusStage(Stage):
         nodes = CorpusNodes(self.store, caller, self.solver, self.critic, self.config.critic_mode,
                             self.config.max_attempts, self.config.max_tokens_per_problem,
                             stored_keys=stored_call_keys(self.store, self.run_name),
-                            with_outcome=problems_with_outcomes(self.store, self.run_name))
+                            with_outcome=problems_with_outcomes(self.store, self.run_name),
+                            min_reasoning_words=self.config.min_reasoning_words)
         return build_corpus_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:

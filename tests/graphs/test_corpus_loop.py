@@ -112,6 +112,27 @@ def test_length_finish_is_a_failed_attempt_never_an_answer(seeded):
     assert "cut off" in calls(solver)[1][-1].content
 
 
+def test_a_bare_answer_is_retried_for_its_steps_when_work_is_required(seeded):
+    replies = iter(["Answer: \\boxed{42}", "6 times 7 = 42.\nAnswer: \\boxed{42}"])
+    solver = scripted_role("solver", lambda m: next(replies))
+    tally = build(seeded, solver, None, critic_mode="rule", limit=1, min_reasoning_words=4)
+    assert tally.accepted == 1
+    attempts = rows(seeded, "SELECT attempt, status, answer FROM attempts ORDER BY attempt")
+    assert [(a["attempt"], a["status"], a["answer"]) for a in attempts] == [(1, "no_work", "42"), (2, "ok", "42")]
+    assert "without the calculation" in calls(solver)[1][-1].content
+    assert rows(seeded, "SELECT attempt FROM corpus")[0]["attempt"] == 2
+
+
+def test_a_bare_answer_is_accepted_by_default_and_abstains_when_work_is_required(seeded):
+    solver = scripted_role("solver", lambda m: "Answer: \\boxed{42}")
+    assert build(seeded, solver, None, run="plain", critic_mode="rule", limit=1).accepted == 1
+    tally = build(seeded, solver, None, run="strict", critic_mode="rule", limit=1, max_attempts=2,
+                  min_reasoning_words=4)
+    assert tally.abstained == 1
+    reason = rows(seeded, "SELECT reason FROM problem_outcomes WHERE run_name = 'strict'")[0]["reason"]
+    assert reason == "2 attempt(s) spent; 2 without the steps (fewer than 4 words besides the answer)"
+
+
 def test_reasoning_traces_are_kept_and_answers_recovered_from_them(seeded):
     traces = {
         "6 times 7": AIMessage(content="Answer: \\boxed{42}",
