@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from agents.normalise import matching_close
+from distill.agents.normalise import matching_close
 
 Method = Literal["boxed", "answer_line", "final_expression", "bare", "none"]
 BOX_COMMANDS = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")

@@ -10,12 +10,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import openai
+from distill.agents.answers import split_think
+from distill.agents.endpoints import EndpointConfig
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
-
-from agents.answers import split_think
-from agents.endpoints import EndpointConfig
 
 Messages = list[dict[str, str]]
 RETRYABLE_STATUS = {408, 409, 425, 429}

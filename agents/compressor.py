@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agents.answers import extract_answer, without_boxed
-from agents.chat import Completion, Messages
-from agents.equivalence import Verdict, check_answer
-from agents.prompts import Prompt
+from distill.agents.answers import extract_answer, without_boxed
+from distill.agents.chat import Completion, Messages
+from distill.agents.equivalence import Verdict, check_answer
+from distill.agents.prompts import Prompt
 
 LEVELS = ("R1", "R2", "R3", "R4", "R5", "R6")
 # Word budgets as fractions of R1's words (the published study: R1 ~220 words ... R6 ~31 words).

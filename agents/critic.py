@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agents.chat import Messages
-from agents.prompts import Prompt
-from agents.verdicts import CONFLICT, VerdictReader, tail
+from distill.agents.chat import Messages
+from distill.agents.prompts import Prompt
+from distill.agents.verdicts import CONFLICT, VerdictReader, tail
 
 # The critic sees the end of a long trace, where its conclusion is.
 MAX_REASONING_CHARS = 8000

@@ -42,12 +42,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sympy
-from math_verify import LatexExtractionConfig, parse, verify
-from sympy import Basic, Float, I, MatrixBase, Rational
-from sympy.core.relational import Relational
-
-from agents.matrices import Rows, latex_matrix, written_matrix
-from agents.normalise import (
+from distill.agents.matrices import Rows, latex_matrix, written_matrix
+from distill.agents.normalise import (
     Normalised,
     answer_shape,
     base_number,
@@ -62,7 +58,10 @@ from agents.normalise import (
     strip_assignment,
     word_answer,
 )
-from agents.quantities import asked_words, counted
+from distill.agents.quantities import asked_words, counted
+from math_verify import LatexExtractionConfig, parse, verify
+from sympy import Basic, Float, I, MatrixBase, Rational
+from sympy.core.relational import Relational
 
 MAX_RAW_CHARS = 2000
 MAX_ANSWER_CHARS = 400

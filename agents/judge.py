@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agents.chat import Messages
-from agents.prompts import Prompt
-from agents.verdicts import CONFLICT, VerdictReader, tail
+from distill.agents.chat import Messages
+from distill.agents.prompts import Prompt
+from distill.agents.verdicts import CONFLICT, VerdictReader, tail
 
 # The judge sees the end of a long response, where its final answer is.
 MAX_RESPONSE_CHARS = 6000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from agents.normalise import enclosing_brackets, split_top_level
+from distill.agents.normalise import enclosing_brackets, split_top_level
 
 LATEX_MATRIX = re.compile(r"\s*\\begin\{([pb])matrix\}(?P<body>.*)\\end\{\1matrix\}\s*", re.DOTALL)
 

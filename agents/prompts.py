@@ -125,7 +125,7 @@ def load_prompt(role: str, directory: str | Path | None = None, file: str | Path
     elif directory is not None:
         source = Path(directory) / f"{role}.md"
     else:
-        packaged = resources.files("agents").joinpath("prompt_files", DEFAULT_DIR, f"{role}.md")
+        packaged = resources.files("distill.agents").joinpath("prompt_files", DEFAULT_DIR, f"{role}.md")
         return parse_prompt(packaged.read_text(encoding="utf-8"), f"agents/prompt_files/{DEFAULT_DIR}/{role}.md", role)
     if not source.is_file():
         raise PromptError(f"{source}: no such prompt file for the {role} role")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.answers import ExtractedAnswer, ambiguous_final, bare_answer, extract_answer, names_no_answer
-from agents.chat import Completion, Messages
-from agents.compressor import reasoning_words
-from agents.prompts import Prompt
+from distill.agents.answers import ExtractedAnswer, ambiguous_final, bare_answer, extract_answer, names_no_answer
+from distill.agents.chat import Completion, Messages
+from distill.agents.compressor import reasoning_words
+from distill.agents.prompts import Prompt
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ one way to ask, one way to answer."""
 
 from __future__ import annotations
 
-from agents.answers import extract_answer
+from distill.agents.answers import extract_answer
 
 STUDENT_SYSTEM_PROMPT = (
     "You are a careful competition mathematician. Reason step by step, then give the final answer on its own "
@@ -39,7 +39,7 @@ def student_token_counter(tokenizer_dir: str | None = None):
     when that tokenizer is not installed (`distill models setup`)."""
     from pathlib import Path
 
-    from models.registry import default_student_mlx_dir
+    from distill.models.registry import default_student_mlx_dir
 
     folder = Path(tokenizer_dir) if tokenizer_dir else default_student_mlx_dir()
     if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():

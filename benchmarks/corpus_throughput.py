@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.endpoints import EndpointConfig  # noqa: E402
-from graphs.build import make_role  # noqa: E402
-from graphs.config import CorpusConfig  # noqa: E402
-from graphs.corpus_run import run_corpus  # noqa: E402
-from store import Store  # noqa: E402
-from store.ingest import ingest  # noqa: E402
+from distill.agents.endpoints import EndpointConfig  # noqa: E402
+from distill.graphs.build import make_role  # noqa: E402
+from distill.graphs.config import CorpusConfig  # noqa: E402
+from distill.graphs.corpus_run import run_corpus  # noqa: E402
+from distill.store import Store  # noqa: E402
+from distill.store.ingest import ingest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS_PER_PROBLEM = 2  # solver + critic (cascade mode, every attempt right the first time)

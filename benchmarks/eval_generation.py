@@ -16,10 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from evaluation.grading import answer_row
-from evaluation.mlx_generation import MlxGenerator
-from models.mlx_runtime import blas_in_use, load_mlx
-from models.registry import resolve_mlx_dir
+from distill.evaluation.grading import answer_row
+from distill.evaluation.mlx_generation import MlxGenerator
+from distill.models.mlx_runtime import blas_in_use, load_mlx
+from distill.models.registry import resolve_mlx_dir
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 3.0

@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agents.equivalence import check_answer
+from distill.agents.equivalence import check_answer
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -34,19 +34,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models.mlx_runtime import load_mlx_model, openblas_path  # noqa: E402
-from models.registry import UnknownModelError, resolve_mlx_dir  # noqa: E402
-from store import Store  # noqa: E402
-from store import training as db  # noqa: E402
-from training.data import prepare, read_jsonl, tokenize  # noqa: E402
-from training.export import export_level  # noqa: E402
+from distill.models.mlx_runtime import load_mlx_model, openblas_path  # noqa: E402
+from distill.models.registry import UnknownModelError, resolve_mlx_dir  # noqa: E402
+from distill.store import Store  # noqa: E402
+from distill.store import training as db  # noqa: E402
+from distill.training.data import prepare, read_jsonl, tokenize  # noqa: E402
+from distill.training.export import export_level  # noqa: E402
 
 OURS = """
 import sys
 from pathlib import Path
-from store import Store
-from training.config import load_train_config
-from training.train import train_level
+from distill.store import Store
+from distill.training.config import load_train_config
+from distill.training.train import train_level
 config = load_train_config(Path(sys.argv[2]))
 with Store(sys.argv[1]) as store:
     train_level(store, sys.argv[3], sys.argv[4], config, restart=True, allow_leaks=True, log=lambda line: None)

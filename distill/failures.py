@@ -7,7 +7,7 @@ from collections import Counter
 
 from rich.console import Console
 
-from graphs.runner import Tally
+from distill.graphs.runner import Tally
 
 FIRST_SHOWN = 5
 

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluation.config import EvalConfig
-from graphs.config import CorpusConfig
-from graphs.levels import LevelsConfig
-from store.training import LEVELS
-from training.config import TrainConfig
+from distill.evaluation.config import EvalConfig
+from distill.graphs.config import CorpusConfig
+from distill.graphs.levels import LevelsConfig
+from distill.store.training import LEVELS
+from distill.training.config import TrainConfig
 
 Log = Callable[[str], None]
 STAGES = ("ingest", "corpus", "levels", "split", "train", "eval", "report")
@@ -37,7 +37,7 @@ class GeneratedSet(BaseModel):
 
     @model_validator(mode="after")
     def _known(self) -> GeneratedSet:
-        from store.ingest.families import FAMILIES
+        from distill.store.ingest.families import FAMILIES
 
         unknown = [f for f in self.families or [] if f not in FAMILIES]
         if unknown:
@@ -153,16 +153,16 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     """Run every stage in order; each one skips what the store already holds, so a rerun resumes."""
     from contextlib import nullcontext
 
-    from evaluation.aggregate import per_model
-    from evaluation.paired import comparisons
-    from evaluation.report import build_report, headlines
-    from evaluation.run import evaluate
-    from graphs.build import build_corpus, build_levels
-    from store import Store
-    from store.ingest import FieldMapping, IngestLimits, ingest
-    from store.ingest.families import write_jsonl
-    from training.splits import held_out_test_ids, make_split
-    from training.train import train_level
+    from distill.evaluation.aggregate import per_model
+    from distill.evaluation.paired import comparisons
+    from distill.evaluation.report import build_report, headlines
+    from distill.evaluation.run import evaluate
+    from distill.graphs.build import build_corpus, build_levels
+    from distill.store import Store
+    from distill.store.ingest import FieldMapping, IngestLimits, ingest
+    from distill.store.ingest.families import write_jsonl
+    from distill.training.splits import held_out_test_ids, make_split
+    from distill.training.train import train_level
 
     result = StudyResult(report_dir=config.report_dir())
     bar = progress or (lambda title: nullcontext(None))

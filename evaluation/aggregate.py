@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from store import Store
+from distill.store import Store
 
 RESAMPLES = 10_000
 SEED = 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from distill.agents.endpoints import EndpointConfig
+from distill.graphs.runner import Pacing
+from distill.store.training import LEVELS
 from pydantic import BaseModel, ConfigDict, Field
-
-from agents.endpoints import EndpointConfig
-from graphs.runner import Pacing
-from store.training import LEVELS
 
 Kind = Literal["base", "teacher", "student"]
 

@@ -11,23 +11,22 @@ from __future__ import annotations
 import hashlib
 from typing import Any, TypedDict
 
-from langgraph.graph import END, START, StateGraph
-
-from agents.judge import JudgeVerdict, judge_messages, parse_judge
-from agents.prompts import Prompt
-from agents.student import STUDENT_SYSTEM_PROMPT, student_messages
-from evaluation.grading import answer_row
-from graphs.calls import Caller, Role, usage
-from graphs.runner import Pacing, Stage, Tally, run_stage
-from store import Store
-from store.evaluation import (
+from distill.agents.judge import JudgeVerdict, judge_messages, parse_judge
+from distill.agents.prompts import Prompt
+from distill.agents.student import STUDENT_SYSTEM_PROMPT, student_messages
+from distill.evaluation.grading import answer_row
+from distill.graphs.calls import Caller, Role, usage
+from distill.graphs.runner import Pacing, Stage, Tally, run_stage
+from distill.store import Store
+from distill.store.evaluation import (
     insert_item,
     insert_judgement,
     stored_judgement_keys,
     stored_problem_ids,
     undecided_items,
 )
-from store.writer import Statement
+from distill.store.writer import Statement
+from langgraph.graph import END, START, StateGraph
 
 
 def student_prompt() -> Prompt:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from agents.answers import extract_answer
-from agents.compressor import count_words
-from agents.equivalence import Verdict, check_answer
+from distill.agents.answers import extract_answer
+from distill.agents.compressor import count_words
+from distill.agents.equivalence import Verdict, check_answer
 
 OUTCOMES = ("correct", "incorrect", "undecided", "truncated")
 

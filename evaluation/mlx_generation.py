@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.student import student_messages
-from models.mlx_runtime import load_mlx, load_mlx_model
+from distill.agents.student import student_messages
+from distill.models.mlx_runtime import load_mlx, load_mlx_model
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
-
-from store import Store
+from distill.store import Store
 
 RESAMPLES = 10_000
 SEED = 0

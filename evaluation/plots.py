@@ -10,8 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-from evaluation.aggregate import LossCurve  # noqa: E402
+from distill.evaluation.aggregate import LossCurve  # noqa: E402
 
 COLOURS = {"base": "#7f7f7f", "teacher": "#1f77b4", "student": "#ff7f0e"}
 LEVEL_SHADES = {"R1": "#a63603", "R2": "#d94801", "R3": "#f16913", "R4": "#fd8d3c", "R5": "#fdae6b", "R6": "#fdd0a2"}

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluation import aggregate, paired, plots
-from store import Store, StoreError
-from store.manifest import git_sha
+from distill.evaluation import aggregate, paired, plots
+from distill.store import Store, StoreError
+from distill.store.manifest import git_sha
 
 METHOD = (
     "Each answer's final answer is extracted (`\\boxed{}`, `Answer:` lines, a closing expression) and checked by the "

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.endpoints import EndpointConfig, SamplingParams
-from agents.student import STUDENT_SYSTEM_PROMPT
-from evaluation.config import EvalConfig, ModelChoice, parse_models
-from evaluation.endpoint_stages import answer_with_endpoint, judge_undecided, student_prompt
-from evaluation.grading import answer_row, regrade
-from graphs.calls import Role
-from store import Store, StoreError
-from store import evaluation as db
-from store.manifest import distill_version, git_sha, package_versions
+from distill.agents.endpoints import EndpointConfig, SamplingParams
+from distill.agents.student import STUDENT_SYSTEM_PROMPT
+from distill.evaluation.config import EvalConfig, ModelChoice, parse_models
+from distill.evaluation.endpoint_stages import answer_with_endpoint, judge_undecided, student_prompt
+from distill.evaluation.grading import answer_row, regrade
+from distill.graphs.calls import Role
+from distill.store import Store, StoreError
+from distill.store import evaluation as db
+from distill.store.manifest import distill_version, git_sha, package_versions
 
 Log = Callable[[str], None]
 LOCAL_CONCURRENCY = 1  # llama.cpp serves one request at a time
@@ -89,7 +89,7 @@ def mlx_settings(config: EvalConfig, model_dir: Path, adapter_dir: str | None) -
 
 def resolve_targets(store: Store, config: EvalConfig, choices: list[ModelChoice], problem_ids: set[str]
                     ) -> list[Target]:
-    from models.registry import resolve_mlx_dir
+    from distill.models.registry import resolve_mlx_dir
 
     targets: list[Target] = []
     for choice in choices:
@@ -158,7 +158,7 @@ def open_evaluation(store: Store, config: EvalConfig, target: Target, log: Log) 
 
 def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: list[dict[str, Any]], log: Log) -> int:
     """Answer the problems this evaluation has not stored yet, batch by batch (each batch stored at once)."""
-    from evaluation.mlx_generation import MlxGenerator
+    from distill.evaluation.mlx_generation import MlxGenerator
 
     evaluation = target.evaluation
     done = db.stored_problem_ids(store, evaluation["evaluation_id"])
@@ -189,7 +189,7 @@ def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: lis
 @contextlib.contextmanager
 def served_endpoints(config: EvalConfig, needs_teacher: bool) -> Iterator[tuple[EndpointConfig | None, Any]]:
     """(teacher, judge) endpoints; the local default teacher is served by llama.cpp only while needed."""
-    from graphs.build import endpoint_or_local
+    from distill.graphs.build import endpoint_or_local
 
     needs_local = (needs_teacher and config.teacher is None) or config.judge == "local"
     with endpoint_or_local(None) if needs_local else contextlib.nullcontext() as local:
@@ -211,7 +211,7 @@ def _pacing(config: EvalConfig, endpoint: EndpointConfig, local: bool):
 
 
 def teacher_role(endpoint: EndpointConfig) -> Role:
-    from agents.chat import ChatClient
+    from distill.agents.chat import ChatClient
 
     return Role(client=ChatClient.from_endpoint(endpoint), prompt=student_prompt(), model=endpoint.identity,
                 params=endpoint.sampling.model_dump(exclude_none=True), base_url=endpoint.base_url)
@@ -219,7 +219,7 @@ def teacher_role(endpoint: EndpointConfig) -> Role:
 
 def evaluate(store: Store, config: EvalConfig, log: Log = print, on_progress=None) -> EvalOutcome:
     """Evaluate every model of `config.models` on the chosen problems; resumable: stored answers are kept."""
-    from graphs.build import role_for
+    from distill.graphs.build import role_for
 
     if on_progress is None:
         def on_progress(tally) -> None:

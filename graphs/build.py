@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 
-from agents.chat import ChatClient
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, SamplingParams
-from agents.prompts import load_prompt
-from agents.student import student_token_counter
-from graphs.calls import Role
-from graphs.config import CorpusConfig
-from graphs.corpus_run import run_corpus
-from graphs.levels import LevelsConfig, run_levels
-from graphs.runner import Tally
-from store import Store
+from distill.agents.chat import ChatClient
+from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, SamplingParams
+from distill.agents.prompts import load_prompt
+from distill.agents.student import student_token_counter
+from distill.graphs.calls import Role
+from distill.graphs.config import CorpusConfig
+from distill.graphs.corpus_run import run_corpus
+from distill.graphs.levels import LevelsConfig, run_levels
+from distill.graphs.runner import Tally
+from distill.store import Store
 
 
 def role_for(name: str, endpoint: EndpointConfig, prompts_dir=None, prompt_file=None) -> Role:
@@ -38,8 +38,8 @@ LOCAL_CONCURRENCY = 1
 @contextlib.contextmanager
 def local_teacher_endpoint(sampling: SamplingParams = LOCAL_TEACHER_SAMPLING) -> Iterator[EndpointConfig]:
     """The default teacher (`distill models setup`), served by llama.cpp on 127.0.0.1 for the duration."""
-    from models.llama_server import local_server
-    from models.registry import TEACHER
+    from distill.models.llama_server import local_server
+    from distill.models.registry import TEACHER
 
     with local_server("teacher") as server:
         yield EndpointConfig(base_url=server.base_url, model=server.model, revision=TEACHER.sha256[:12],

@@ -9,11 +9,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.chat import ChatCallError, ChatClient, Completion, Messages
-from agents.prompts import Prompt
-from graphs.limits import Limits
-from store.corpus import insert_call_error
-from store.writer import AsyncWriter
+from distill.agents.chat import ChatCallError, ChatClient, Completion, Messages
+from distill.agents.prompts import Prompt
+from distill.graphs.limits import Limits
+from distill.store.corpus import insert_call_error
+from distill.store.writer import AsyncWriter
 
 CALL_HEADER = "X-Distill-Call"  # sent with every request: servers and proxies can log or deduplicate by it
 

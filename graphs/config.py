@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
+from distill.graphs.runner import Pacing
 from pydantic import BaseModel, ConfigDict, Field
-
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
-from graphs.runner import Pacing
 
 
 class CorpusConfig(BaseModel):

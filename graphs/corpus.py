@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from distill.graphs.corpus_nodes import CorpusNodes
 from langgraph.graph import END, START, StateGraph
-
-from graphs.corpus_nodes import CorpusNodes
 
 
 class CorpusState(TypedDict, total=False):

@@ -7,13 +7,13 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.critic import CriticReading, CriticVerdict, critic_messages, parse_critic, redact
-from agents.equivalence import Verdict, check_answer
-from agents.solver import FEEDBACK, read_solution, solver_messages
-from graphs.calls import Caller, Role, call_key, tokens, usage
-from store import Store
-from store.corpus import find_attempt, find_verdict, insert_attempt, insert_verdict, outcome_statements
-from store.writer import Statement
+from distill.agents.critic import CriticReading, CriticVerdict, critic_messages, parse_critic, redact
+from distill.agents.equivalence import Verdict, check_answer
+from distill.agents.solver import FEEDBACK, read_solution, solver_messages
+from distill.graphs.calls import Caller, Role, call_key, tokens, usage
+from distill.store import Store
+from distill.store.corpus import find_attempt, find_verdict, insert_attempt, insert_verdict, outcome_statements
+from distill.store.writer import Statement
 
 CRITIC_MODES = ("rule", "llm", "cascade")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphs.calls import Caller, Role
-from graphs.config import CorpusConfig
-from graphs.corpus import build_corpus_graph, initial_state
-from graphs.corpus_nodes import CorpusNodes
-from graphs.runner import Stage, Tally, run_stage
-from store import Store
-from store.corpus import (
+from distill.graphs.calls import Caller, Role
+from distill.graphs.config import CorpusConfig
+from distill.graphs.corpus import build_corpus_graph, initial_state
+from distill.graphs.corpus_nodes import CorpusNodes
+from distill.graphs.runner import Stage, Tally, run_stage
+from distill.store import Store
+from distill.store.corpus import (
     finished_problem_ids,
     outcome_statements,
     problems_to_build,
@@ -20,8 +20,8 @@ from store.corpus import (
     stored_call_keys,
     tokens_spent,
 )
-from store.manifest import distill_version, git_sha, package_versions
-from store.writer import Statement
+from distill.store.manifest import distill_version, git_sha, package_versions
+from distill.store.writer import Statement
 
 
 class CorpusStage(Stage):

@@ -18,10 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
-from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel, ConfigDict, Field
-
-from agents.compressor import (
+from distill.agents.compressor import (
     DEFAULT_RATIOS,
     LEVELS,
     compressor_messages,
@@ -31,12 +28,12 @@ from agents.compressor import (
     read_compression,
     target_words,
 )
-from agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
-from graphs.calls import Caller, Role, usage
-from graphs.runner import Pacing, Stage, Tally, run_stage
-from store import Store
-from store.corpus import register_run, set_run_status
-from store.levels import (
+from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
+from distill.graphs.calls import Caller, Role, usage
+from distill.graphs.runner import Pacing, Stage, Tally, run_stage
+from distill.store import Store
+from distill.store.corpus import register_run, set_run_status
+from distill.store.levels import (
     find_level_attempt,
     insert_level,
     insert_level_attempt,
@@ -46,8 +43,10 @@ from store.levels import (
     stored_level_keys,
     stored_levels,
 )
-from store.manifest import distill_version, git_sha, package_versions
-from store.writer import Statement
+from distill.store.manifest import distill_version, git_sha, package_versions
+from distill.store.writer import Statement
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, ConfigDict, Field
 
 TokenCounter = Callable[[str], int | None]
 

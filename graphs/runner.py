@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from distill.graphs.calls import Caller, ProblemFailed, Role
+from distill.graphs.limits import BudgetExhausted, Limits
+from distill.store import Store
+from distill.store.writer import AsyncWriter, Statement
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel, ConfigDict, Field
-
-from graphs.calls import Caller, ProblemFailed, Role
-from graphs.limits import BudgetExhausted, Limits
-from store import Store
-from store.writer import AsyncWriter, Statement
 
 log = logging.getLogger(__name__)
 

@@ -2,16 +2,16 @@
 
 The API other packages use:
 
-    from models import default_student_mlx_dir, load_mlx_model, local_server
+    from distill.models import default_student_mlx_dir, load_mlx_model, local_server
 
     with local_server("teacher") as server:     # llama.cpp on 127.0.0.1, stopped on exit
         ...  # OpenAI-compatible: server.base_url, server.model
     model, tokenizer = load_mlx_model(default_student_mlx_dir())   # OpenBLAS loaded before mlx
 """
 
-from models.llama_server import LlamaServerError, LocalServer, local_server
-from models.mlx_runtime import load_mlx, load_mlx_model
-from models.registry import (
+from distill.models.llama_server import LlamaServerError, LocalServer, local_server
+from distill.models.mlx_runtime import load_mlx, load_mlx_model
+from distill.models.registry import (
     DEFAULT_MODELS,
     STUDENT,
     TEACHER,

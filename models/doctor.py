@@ -8,10 +8,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.gguf_to_mlx import CONVERTER_VERSION, read_marker
-from models.install import llama_cpp_missing
-from models.mlx_runtime import blas_in_use, load_mlx, matmul_gflops, openblas_path
-from models.registry import DEFAULT_MODELS, KNOWN_MODELS, resolve_models_dir
+from distill.models.gguf_to_mlx import CONVERTER_VERSION, read_marker
+from distill.models.install import llama_cpp_missing
+from distill.models.mlx_runtime import blas_in_use, load_mlx, matmul_gflops, openblas_path
+from distill.models.registry import DEFAULT_MODELS, KNOWN_MODELS, resolve_models_dir
 
 PACKAGES = ("distill", "mlx", "mlx-cpu", "mlx-lm", "transformers", "gguf", "llama-cpp-python", "duckdb", "langgraph")
 

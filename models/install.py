@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from models.gguf_to_mlx import CONVERTER_VERSION, convert_gguf, file_sha256, read_marker
-from models.registry import KNOWN_MODELS, ModelSpec, resolve_models_dir
+from distill.models.gguf_to_mlx import CONVERTER_VERSION, convert_gguf, file_sha256, read_marker
+from distill.models.registry import KNOWN_MODELS, ModelSpec, resolve_models_dir
 
 Log = Callable[[str], None]
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")

@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.install import llama_cpp_missing
-from models.registry import KNOWN_MODELS, resolve_gguf
+from distill.models.install import llama_cpp_missing
+from distill.models.registry import KNOWN_MODELS, resolve_gguf
 
 HOST = "127.0.0.1"
 DEFAULT_CONTEXT = 4096

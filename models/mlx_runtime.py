@@ -46,7 +46,7 @@ def load_mlx() -> ModuleType:
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
         elif path is not None and "libopenblas" not in blas_in_use():
             warnings.warn("mlx.core was imported before distill's load_mlx(): MLX runs on its slow reference BLAS; "
-                          "import models.mlx_runtime and call load_mlx() before anything imports mlx or mlx_lm",
+                          "import distill.models.mlx_runtime and call load_mlx() before anything imports mlx or mlx_lm",
                           stacklevel=2)
     import mlx.core
 

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from store.db import Store, StoreError, insert_statement
-from store.writer import Statement
+from distill.store.db import Store, StoreError, insert_statement
+from distill.store.writer import Statement
 
 TERMINAL = ("accepted", "abstained")
 

@@ -41,7 +41,7 @@ class Migration:
 def load_migrations() -> list[Migration]:
     """The migrations shipped in `store/migrations`, in version order."""
     found = []
-    for entry in resources.files("store.migrations").iterdir():
+    for entry in resources.files("distill.store.migrations").iterdir():
         match = MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))

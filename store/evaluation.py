@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from store.corpus import json_fields
-from store.db import Store, StoreError, insert_statement
-from store.writer import Statement
+from distill.store.corpus import json_fields
+from distill.store.db import Store, StoreError, insert_statement
+from distill.store.writer import Statement
 
 
 # -- problem sets ----------------------------------------------------------------------------------------

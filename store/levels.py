@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.corpus import json_fields
-from store.db import Store, insert_statement
-from store.writer import Statement
+from distill.store.corpus import json_fields
+from distill.store.db import Store, insert_statement
+from distill.store.writer import Statement
 
 
 def levels_to_build(store: Store, corpus_run: str, count: int = 6, limit: int | None = None) -> list[dict[str, Any]]:

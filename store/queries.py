@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store.db import Store
-from store.sql_guard import WriteRefused, checked_statements, open_guarded_store, run_guarded
+from distill.store.db import Store
+from distill.store.sql_guard import WriteRefused, checked_statements, open_guarded_store, run_guarded
 
 __all__ = ["Table", "WriteRefused", "problem_counts", "read_only_sql", "reject_counts"]
 

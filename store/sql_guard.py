@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import duckdb
-
-from store.db import Store, StoreError
+from distill.store.db import Store, StoreError
 
 READ_ONLY_CONFIG = {
     "enable_external_access": False,

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from store.db import Store, StoreError
+from distill.store.db import Store, StoreError
 
 LEVELS = ("R1", "R2", "R3", "R4", "R5", "R6")
 

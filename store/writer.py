@@ -9,7 +9,7 @@ import queue
 import threading
 from typing import Any
 
-from store.db import Store
+from distill.store.db import Store
 
 Statement = tuple[str, list[Any]]
 

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from distill.store import Store
 from typer.testing import CliRunner
 
-from store import Store
 from tests.support.paths import REPO
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.mlx_runtime import load_mlx
+from distill.models.mlx_runtime import load_mlx
 
 BEST = "adapters.safetensors"
 CONFIG = "adapter_config.json"

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from models.mlx_runtime import load_mlx
+from distill.models.mlx_runtime import load_mlx
 
 Example = tuple[list[int], int]  # (tokens, offset of the first trained token)
 PAD_TO = 32  # mlx-lm pads each batch to one plus a multiple of 32 tokens

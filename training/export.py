@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.student import training_example
-from store import Store, StoreError
-from store import training as db
-from training.contamination import Leak, leak_summary
-from training.splits import check_contamination, make_split
+from distill.agents.student import training_example
+from distill.store import Store, StoreError
+from distill.store import training as db
+from distill.training.contamination import Leak, leak_summary
+from distill.training.splits import check_contamination, make_split
 
 SPLITS = ("train", "valid", "test")
 

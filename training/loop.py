@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from models.mlx_runtime import load_mlx
-from training.checkpoint import (
+from distill.models.mlx_runtime import load_mlx
+from distill.training.checkpoint import (
     BEST,
     LoopState,
     latest_checkpoint,
@@ -33,8 +32,8 @@ from training.checkpoint import (
     save_checkpoint,
     write_adapter_config,
 )
-from training.config import TrainConfig
-from training.data import BatchOrder, PreparedData
+from distill.training.config import TrainConfig
+from distill.training.data import BatchOrder, PreparedData
 
 NEVER = 1 << 62  # mlx-lm's own evaluation and saving schedule: off
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.mlx_runtime import load_mlx
+from distill.models.mlx_runtime import load_mlx
 
 # With this factor, mx.get_peak_memory() / estimate on SmolLM2-135M float32 (CPU, OpenBLAS, all layers adapted) was
 # 0.89, 0.79, 0.76, 0.65 at (batch, length) = (1, 128), (2, 256), (4, 256), (1, 1024): an upper bound with a margin.

@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import Store, StoreError
-from store import training as db
-from training.contamination import Leak, find_leaks
+from distill.store import Store, StoreError
+from distill.store import training as db
+from distill.training.contamination import Leak, find_leaks
 
 
 @dataclass

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.mlx_runtime import load_mlx_model
-from models.registry import resolve_mlx_dir
-from store import Store, StoreError
-from store import training as db
-from store.manifest import distill_version, git_sha, package_versions
-from training import checkpoint
-from training.config import TrainConfig
-from training.data import PreparedData, prepare
-from training.export import export_level, verify_export
-from training.loop import Loop, LoopState, fmt_loss
-from training.memory import check_fits, estimate_peak
+from distill.models.mlx_runtime import load_mlx_model
+from distill.models.registry import resolve_mlx_dir
+from distill.store import Store, StoreError
+from distill.store import training as db
+from distill.store.manifest import distill_version, git_sha, package_versions
+from distill.training import checkpoint
+from distill.training.config import TrainConfig
+from distill.training.data import PreparedData, prepare
+from distill.training.export import export_level, verify_export
+from distill.training.loop import Loop, LoopState, fmt_loss
+from distill.training.memory import check_fits, estimate_peak
 
 Log = Callable[[str], None]
 

@@ -9,17 +9,17 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
-from agents.prompts import PromptError
+from distill.agents.endpoints import EndpointError, SamplingParams, parse_endpoint
+from distill.agents.prompts import PromptError
 from distill.commands.options import DbOption, FormatOption, db_path
 from distill.failures import print_failures
+from distill.graphs.build import build_corpus
+from distill.graphs.config import CorpusConfig
 from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.progress import run_progress
-from graphs.build import build_corpus
-from graphs.config import CorpusConfig
-from store import Store, StoreError
-from store.corpus import resume_summary
-from store.queries import read_only_sql
+from distill.store import Store, StoreError
+from distill.store.corpus import resume_summary
+from distill.store.queries import read_only_sql
 
 Opt = typer.Option
 

@@ -9,14 +9,14 @@ import duckdb
 import typer
 from pydantic import ValidationError
 
-from agents.endpoints import EndpointError, parse_endpoint
-from agents.prompts import PromptError
+from distill.agents.endpoints import EndpointError, parse_endpoint
+from distill.agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
+from distill.graphs.runner import Pacing
+from distill.models.llama_server import LlamaServerError
+from distill.models.registry import UnknownModelError
 from distill.output import command_errors, console, errors, print_table
-from graphs.runner import Pacing
-from models.llama_server import LlamaServerError
-from models.registry import UnknownModelError
-from store import Store, StoreError
+from distill.store import Store, StoreError
 
 Opt = typer.Option
 SUMMARY_COLUMNS = ("label", "seed", "problems", "correct", "incorrect", "undecided", "truncated", "judged",
@@ -53,8 +53,8 @@ def eval_command(
     db: DbOption = None,
 ) -> None:
     """Answer a held-out problem set with each model, grade every answer (rule, then judge), store it all."""
-    from evaluation.config import EvalConfig
-    from evaluation.run import evaluate
+    from distill.evaluation.config import EvalConfig
+    from distill.evaluation.run import evaluate
 
     failures = (ValidationError, EndpointError, PromptError, StoreError, UnknownModelError, LlamaServerError,
                 ValueError, OSError)
@@ -89,7 +89,7 @@ def report_command(
     db: DbOption = None,
 ) -> None:
     """Write report.md and a self-contained report.html (tables and PNG plots), regenerated from the store."""
-    from evaluation.report import build_report
+    from distill.evaluation.report import build_report
 
     folder = out or Path("runs") / run / "report"
     try:

@@ -8,17 +8,17 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from agents.compressor import DEFAULT_RATIOS
-from agents.endpoints import EndpointError, SamplingParams, parse_endpoint
-from agents.prompts import PromptError
+from distill.agents.compressor import DEFAULT_RATIOS
+from distill.agents.endpoints import EndpointError, SamplingParams, parse_endpoint
+from distill.agents.prompts import PromptError
 from distill.commands.options import DbOption, db_path
 from distill.failures import print_failures
+from distill.graphs.build import build_levels
+from distill.graphs.levels import LevelsConfig
+from distill.graphs.runner import Pacing
 from distill.output import command_errors, console, errors, print_table
 from distill.progress import run_progress
-from graphs.build import build_levels
-from graphs.levels import LevelsConfig
-from graphs.runner import Pacing
-from store import Store, StoreError
+from distill.store import Store, StoreError
 
 Opt = typer.Option
 

@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from distill.models.doctor import run_doctor
+from distill.models.gguf_to_mlx import ConversionError, convert_gguf
+from distill.models.install import InstallError, setup_models
+from distill.models.llama_server import LlamaServerError, local_server, serve_until_interrupted
+from distill.models.registry import DEFAULT_MODELS, KNOWN_MODELS, UnknownModelError, resolve_models_dir
 from distill.output import console, errors, print_table
-from models.doctor import run_doctor
-from models.gguf_to_mlx import ConversionError, convert_gguf
-from models.install import InstallError, setup_models
-from models.llama_server import LlamaServerError, local_server, serve_until_interrupted
-from models.registry import DEFAULT_MODELS, KNOWN_MODELS, UnknownModelError, resolve_models_dir
 
 ModelsDirOption = Annotated[
     Path | None,

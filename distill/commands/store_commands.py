@@ -10,9 +10,9 @@ import typer
 
 from distill.commands.options import DbOption, FormatOption, db_path
 from distill.output import OutputFormat, command_errors, console, errors, print_table
-from store import Store, StoreError
-from store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, IngestLimits, ingest
-from store.queries import problem_counts, read_only_sql, reject_counts
+from distill.store import Store, StoreError
+from distill.store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, IngestLimits, ingest
+from distill.store.queries import problem_counts, read_only_sql, reject_counts
 
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
 
@@ -95,7 +95,7 @@ def generate_command(
     families: Annotated[str | None, typer.Option(help="Comma-separated families (default: all).")] = None,
 ) -> None:
     """Write problems from the bundled generator of competition-style families; ingest with --format jsonl."""
-    from store.ingest.families import FAMILIES, write_jsonl
+    from distill.store.ingest.families import FAMILIES, write_jsonl
 
     chosen = [f.strip() for f in families.split(",") if f.strip()] if families else None
     with command_errors("generate", (ValueError, OSError), "nothing was written"):

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from agents.endpoints import EndpointError
-from agents.prompts import PromptError
+from distill.agents.endpoints import EndpointError
+from distill.agents.prompts import PromptError
 from distill.commands.options import DbOption
 from distill.output import command_errors, console, print_table
 from distill.progress import run_progress
+from distill.store import StoreError
 from distill.study import StudyConfigError, load_study_config, run_study
-from store import StoreError
 
 
 def _percent(value: float | None) -> str:

@@ -9,15 +9,15 @@ import typer
 from pydantic import ValidationError
 
 from distill.commands.options import DbOption, FormatOption, db_path
+from distill.models.registry import UnknownModelError
 from distill.output import OutputFormat, command_errors, console, errors, print_table
-from models.registry import UnknownModelError
-from store import Store, StoreError
-from store.queries import read_only_sql
-from training.config import load_train_config
-from training.contamination import leak_summary
-from training.export import ContaminationError, export_level
-from training.memory import InsufficientMemory
-from training.splits import make_split
+from distill.store import Store, StoreError
+from distill.store.queries import read_only_sql
+from distill.training.config import load_train_config
+from distill.training.contamination import leak_summary
+from distill.training.export import ContaminationError, export_level
+from distill.training.memory import InsufficientMemory
+from distill.training.splits import make_split
 
 Opt = typer.Option
 RunOption = Annotated[str, Opt("--run", help="The corpus run.")]
@@ -102,7 +102,7 @@ def train_command(
     db: DbOption = None,
 ) -> None:
     """LoRA-train the student on one level, one adapter per seed (best validation kept; resumable)."""
-    from training.train import train_level
+    from distill.training.train import train_level
 
     failures = (ValidationError, StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError)
     with command_errors("train", failures,

@@ -1,8 +1,8 @@
 """Ingest of problem sets (O'Bryan JSON, MATH-500, generic JSONL/CSV) into the store."""
 
-from store.ingest.load import IngestFailed, IngestReport, ingest
-from store.ingest.readers import READERS, FieldMapping
-from store.ingest.records import IngestError, IngestLimits, placeholder_reason, question_hash
+from distill.store.ingest.load import IngestFailed, IngestReport, ingest
+from distill.store.ingest.readers import READERS, FieldMapping
+from distill.store.ingest.records import IngestError, IngestLimits, placeholder_reason, question_hash
 
 FORMATS = tuple(READERS)
 

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store.db import Store
-from store.ingest.readers import READERS, FieldMapping
-from store.ingest.records import (
+from distill.store.db import Store
+from distill.store.ingest.readers import READERS, FieldMapping
+from distill.store.ingest.records import (
     IngestError,
     IngestLimits,
     ProblemRecord,
@@ -19,7 +19,7 @@ from store.ingest.records import (
     placeholder_reason,
     question_hash,
 )
-from store.manifest import distill_version
+from distill.store.manifest import distill_version
 
 # Fields of a problem that a re-ingest compares; a difference is an update, recorded field by field.
 COMPARED_FIELDS = ("question", "answer", "solution", "year", "section", "question_id", "subject", "level", "metadata")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from store.ingest.records import IngestError, ProblemRecord, optional_int, require_text
+from distill.store.ingest.records import IngestError, ProblemRecord, optional_int, require_text
 
 Item = ProblemRecord | IngestError
 YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20|21)\d{2})(?!\d)")

@@ -1,8 +1,7 @@
 """Final-answer extraction: boxed, answer lines, closing expressions, think blocks, nothing."""
 
 import pytest
-
-from agents.answers import ExtractedAnswer, extract_answer, split_think, without_boxed
+from distill.agents.answers import ExtractedAnswer, extract_answer, split_think, without_boxed
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,8 @@
 never a phrase of words; an empty content whose trace names no clear answer is no_answer, not a guess."""
 
 import pytest
-
-from agents.chat import Completion
-from agents.solver import read_solution
+from distill.agents.chat import Completion
+from distill.agents.solver import read_solution
 
 TRACE = "We need the value. Let me compute step by step.\nSo the result follows."
 

@@ -1,8 +1,7 @@
 """Reading the critic's verdict robustly, and keeping the reference answer out of the solver's feedback."""
 
 import pytest
-
-from agents.critic import CriticVerdict, parse_critic, redact
+from distill.agents.critic import CriticVerdict, parse_critic, redact
 
 A, R, U = CriticVerdict.ACCEPT, CriticVerdict.REJECT, CriticVerdict.UNPARSEABLE
 

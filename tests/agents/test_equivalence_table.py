@@ -9,9 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from distill.agents.equivalence import RuleCheck, Verdict, check_answer
 from math_verify import parse
-
-from agents.equivalence import RuleCheck, Verdict, check_answer
 
 C, W, U = Verdict.CORRECT, Verdict.INCORRECT, Verdict.UNDECIDED  # correct, wrong, undecided
 

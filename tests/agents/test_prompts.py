@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agents.prompts import ROLE_VARIABLES, PromptError, load_prompt, parse_prompt
+from distill.agents.prompts import ROLE_VARIABLES, PromptError, load_prompt, parse_prompt
 
 SOLVER = "# role: solver\n=== system ===\nSolve it.\n=== user ===\n{{question}}\n"
 

@@ -9,10 +9,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from agents.answers import extract_answer
-from agents.equivalence import Verdict, _compare_answers, check_answer
-from agents.normalise import normalise
+from distill.agents.answers import extract_answer
+from distill.agents.equivalence import Verdict, _compare_answers, check_answer
+from distill.agents.normalise import normalise
 
 C, W, U = Verdict.CORRECT, Verdict.INCORRECT, Verdict.UNDECIDED
 

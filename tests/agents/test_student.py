@@ -1,7 +1,7 @@
 """The student's chat format: the same system prompt in training and evaluation, one answer line."""
 
-from agents.answers import extract_answer
-from agents.student import STUDENT_SYSTEM_PROMPT, assistant_target, student_messages, training_example
+from distill.agents.answers import extract_answer
+from distill.agents.student import STUDENT_SYSTEM_PROMPT, assistant_target, student_messages, training_example
 
 
 def test_messages_share_the_system_prompt():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from distill.graphs.levels import LevelsStage
+from distill.graphs.runner import Tally
 
 from distill.progress import outcome_counts, run_progress
-from graphs.levels import LevelsStage
-from graphs.runner import Tally
 
 
 @pytest.mark.parametrize("outcomes", [("accepted", "abstained", "failed"), LevelsStage.outcomes])

@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from distill.store import Store
 
-from store import Store
 from tests.support.paths import SAMPLE
 
 

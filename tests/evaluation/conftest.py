@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distill.store import Store
+from distill.training.splits import make_split
 
-from store import Store
 from tests.models.conftest import llama_cpp, real_models  # noqa: F401  (fixtures shared with the models tests)
 from tests.support.blas import single_thread_blas  # noqa: F401  (autouse)
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems, tiny_model_for
-from training.splits import make_split
 
 RUN = "toy-run"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from distill.evaluation.grading import answer_row
+from distill.models.mlx_runtime import load_mlx
+from distill.store import Store
+from distill.store import evaluation as db
 
-from evaluation.grading import answer_row
-from models.mlx_runtime import load_mlx
-from store import Store
-from store import evaluation as db
 from tests.support.tiny_mlx_model import write_tiny_model
 
 
@@ -99,7 +99,7 @@ VERDICT = {"c": "correct", "i": "incorrect", "u": "undecided", "t": "undecided"}
 def craft_study(store: Store, tmp_path: Path, run: str = "study") -> None:
     path = tmp_path / "study.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in STUDY_PROBLEMS))
-    from store.ingest import ingest
+    from distill.store.ingest import ingest
 
     ingest(store, path, "jsonl", source="ob")
     for (label, kind, level, seed), (outcomes, words) in STUDY.items():

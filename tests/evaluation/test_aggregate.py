@@ -6,10 +6,10 @@ import statistics
 
 import numpy as np
 import pytest
+from distill.evaluation import aggregate
+from distill.store import evaluation as db
+from distill.store.ingest import ingest
 
-from evaluation import aggregate
-from store import evaluation as db
-from store.ingest import ingest
 from tests.evaluation.helpers import STUDY, STUDY_PROBLEMS, add_answer, craft_study, craft_training, make_evaluation
 
 

@@ -6,12 +6,12 @@ import asyncio
 import json
 
 import pytest
+from distill.evaluation.endpoint_stages import judge_undecided
+from distill.evaluation.grading import final_outcome, grade_response, needs_judge, regrade
+from distill.graphs.runner import Pacing
+from distill.store import evaluation as db
+from distill.store.ingest import ingest
 
-from evaluation.endpoint_stages import judge_undecided
-from evaluation.grading import final_outcome, grade_response, needs_judge, regrade
-from graphs.runner import Pacing
-from store import evaluation as db
-from store.ingest import ingest
 from tests.evaluation.helpers import add_answer, boxed, make_evaluation
 from tests.support.corpus_fakes import calls, scripted_role
 

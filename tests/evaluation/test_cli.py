@@ -1,11 +1,12 @@
 """`distill eval` and `distill report` in-process: the summary table, the files, and clear errors."""
 
-from agents.student import STUDENT_SYSTEM_PROMPT
-from store import Store
+from distill.agents.student import STUDENT_SYSTEM_PROMPT
+from distill.store import Store
+from distill.training.splits import make_split
+
 from tests.evaluation.helpers import SUMS_RUN as RUN
 from tests.evaluation.helpers import sum_problems, write_scripted_model
 from tests.support.training_fakes import add_corpus, ingest_problems
-from training.splits import make_split
 
 
 def test_eval_then_report(cli, tmp_path):

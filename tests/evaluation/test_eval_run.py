@@ -6,20 +6,20 @@ import json
 import re
 
 import pytest
+from distill.agents.endpoints import EndpointConfig
+from distill.agents.student import STUDENT_SYSTEM_PROMPT, student_messages
+from distill.evaluation.config import EvalConfig, ModelChoice, parse_models
+from distill.evaluation.run import evaluate, sample_order, select_problems
+from distill.store import StoreError
+from distill.store.ingest import ingest
+from distill.training.config import TrainConfig
+from distill.training.splits import make_split
+from distill.training.train import train_level
 
-from agents.endpoints import EndpointConfig
-from agents.student import STUDENT_SYSTEM_PROMPT, student_messages
-from evaluation.config import EvalConfig, ModelChoice, parse_models
-from evaluation.run import evaluate, sample_order, select_problems
-from store import StoreError
-from store.ingest import ingest
 from tests.evaluation.helpers import SUMS_RUN as RUN
 from tests.evaluation.helpers import sum_problems, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 from tests.support.training_fakes import add_corpus, ingest_problems
-from training.config import TrainConfig
-from training.splits import make_split
-from training.train import train_level
 
 
 class Teacher:

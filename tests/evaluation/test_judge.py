@@ -1,9 +1,8 @@
 """The judge role: its prompt file and a robust reading of CORRECT / INCORRECT (never guessed)."""
 
 import pytest
-
-from agents.judge import MAX_RESPONSE_CHARS, JudgeVerdict, judge_messages, parse_judge
-from agents.prompts import load_prompt
+from distill.agents.judge import MAX_RESPONSE_CHARS, JudgeVerdict, judge_messages, parse_judge
+from distill.agents.prompts import load_prompt
 
 C, W, U = JudgeVerdict.CORRECT, JudgeVerdict.INCORRECT, JudgeVerdict.UNPARSEABLE
 

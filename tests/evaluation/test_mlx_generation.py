@@ -2,11 +2,11 @@
 stop token at the limit is not a truncation), every key answered once, batches of similar prompt lengths."""
 
 import pytest
+from distill.agents.student import STUDENT_SYSTEM_PROMPT, training_example
+from distill.evaluation.grading import answer_row
+from distill.evaluation.mlx_generation import MlxGenerator
+from distill.models.mlx_runtime import load_mlx
 
-from agents.student import STUDENT_SYSTEM_PROMPT, training_example
-from evaluation.grading import answer_row
-from evaluation.mlx_generation import MlxGenerator
-from models.mlx_runtime import load_mlx
 from tests.evaluation.helpers import ANSWER_CHAIN, write_scripted_model
 
 QUESTIONS = {"short": "What is 40 plus 2 ?", "long": "What is 40 plus 2 ? What is 40 plus 2 ? Say it .",

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pytest
+from distill.evaluation import paired
+from distill.evaluation.report import headlines
 
-from evaluation import paired
-from evaluation.report import headlines
 from tests.evaluation.helpers import STUDY, craft_study
 
 

@@ -3,12 +3,12 @@ through the runner) answer sample problems of a held-out split; every answer is 
 agrees with the token count or the finish reason."""
 
 import pytest
+from distill.evaluation.config import EvalConfig
+from distill.evaluation.run import evaluate
+from distill.store.ingest import ingest
+from distill.training.splits import make_split
 
-from evaluation.config import EvalConfig
-from evaluation.run import evaluate
-from store.ingest import ingest
 from tests.support.paths import SAMPLE
-from training.splits import make_split
 
 pytestmark = pytest.mark.real_models
 RUN = "sample-run"

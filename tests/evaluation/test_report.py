@@ -5,9 +5,9 @@ import re
 import statistics
 
 import pytest
+from distill.evaluation.report import build_report
+from distill.store import StoreError
 
-from evaluation.report import build_report
-from store import StoreError
 from tests.evaluation.helpers import craft_study, craft_training
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,13 +12,13 @@ import sys
 import time
 
 import pytest
+from distill.agents.endpoints import EndpointConfig, SamplingParams
+from distill.graphs.build import make_role
+from distill.graphs.config import CorpusConfig
+from distill.graphs.corpus_run import run_corpus
+from distill.store import Store
+from distill.store.ingest import ingest
 
-from agents.endpoints import EndpointConfig, SamplingParams
-from graphs.build import make_role
-from graphs.config import CorpusConfig
-from graphs.corpus_run import run_corpus
-from store import Store
-from store.ingest import ingest
 from tests.support.openai_server import OpenAIServer, Reply, is_critic, user_text
 
 ADD = re.compile(r"What is (\d+) plus (\d+)\?")

@@ -4,12 +4,12 @@ finish, traces, caching/resume, budgets, failures, and the SQL views on a known 
 import asyncio
 
 import pytest
+from distill.graphs.config import CorpusConfig
+from distill.graphs.corpus_run import run_corpus
+from distill.graphs.runner import checkpoint_path
+from distill.store import StoreError
 from langchain_core.messages import AIMessage
 
-from graphs.config import CorpusConfig
-from graphs.corpus_run import run_corpus
-from graphs.runner import checkpoint_path
-from store import StoreError
 from tests.support.corpus_fakes import calls, scripted_role, seed_problems, solver_by_question
 
 ACCEPT = "VERDICT: ACCEPT\nREASON: the computation is right."
@@ -203,7 +203,7 @@ def test_a_changed_prompt_cannot_resume_the_same_run(seeded, tmp_path):
     solver = scripted_role("solver", solver_by_question({"6 times 7": "42"}))
     build(seeded, solver, None, critic_mode="rule", limit=1)
     edited = tmp_path / "solver.md"
-    from agents.prompts import load_prompt
+    from distill.agents.prompts import load_prompt
 
     edited.write_text(load_prompt("solver").text.replace("expert", "careful"))
     changed = scripted_role("solver", solver_by_question({"6 times 7": "42"}), prompt_file=edited)

@@ -5,16 +5,16 @@ import asyncio
 import re
 
 import pytest
+from distill.agents.compressor import count_sentences, floor_words, target_words
+from distill.agents.endpoints import EndpointConfig
+from distill.graphs.build import role_for
+from distill.graphs.config import CorpusConfig
+from distill.graphs.corpus_run import run_corpus
+from distill.graphs.levels import LevelsConfig, run_levels
+from distill.graphs.runner import Pacing
+from distill.store import Store
 from langchain_core.messages import AIMessage
 
-from agents.compressor import count_sentences, floor_words, target_words
-from agents.endpoints import EndpointConfig
-from graphs.build import role_for
-from graphs.config import CorpusConfig
-from graphs.corpus_run import run_corpus
-from graphs.levels import LevelsConfig, run_levels
-from graphs.runner import Pacing
-from store import Store
 from tests.support.corpus_fakes import calls, scripted_role, seed_problems, solver_by_question
 from tests.support.openai_server import OpenAIServer, Reply
 

@@ -2,7 +2,8 @@
 
 import re
 
-from store import Store
+from distill.store import Store
+
 from tests.graphs.test_corpus_http import arithmetic_teacher, seed
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from distill.agents.chat import ChatClient
+from distill.agents.endpoints import EndpointConfig
+from distill.store import Store
 
-from agents.chat import ChatClient
-from agents.endpoints import EndpointConfig
-from store import Store
 from tests.graphs.test_corpus_http import arithmetic_teacher, run_in_process, seed
 from tests.support.openai_server import OpenAIServer, Reply, is_critic
 

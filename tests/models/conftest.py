@@ -14,9 +14,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+from distill.models.gguf_to_mlx import permute_rotary
 from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-from models.gguf_to_mlx import permute_rotary
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -159,9 +158,9 @@ def write_f32_copy(source: Path, target: Path) -> None:
 @pytest.fixture(scope="session")
 def real_models() -> Path:
     """The models directory with the default teacher and student installed, verified and converted."""
-    from models.gguf_to_mlx import ConversionError
-    from models.install import InstallError, setup_models
-    from models.registry import resolve_models_dir
+    from distill.models.gguf_to_mlx import ConversionError
+    from distill.models.install import InstallError, setup_models
+    from distill.models.registry import resolve_models_dir
 
     directory = resolve_models_dir()
     try:
@@ -174,7 +173,7 @@ def real_models() -> Path:
 @pytest.fixture(scope="session")
 def llama_cpp() -> None:
     """llama-cpp-python with its server, installed by setup when missing (skipped only if that fails)."""
-    from models.install import InstallError, ensure_llama_cpp
+    from distill.models.install import InstallError, ensure_llama_cpp
 
     try:
         ensure_llama_cpp(log=lambda line: print(f"[distill models setup] {line}"))
@@ -197,8 +196,8 @@ def f32_copy(tmp_path_factory):
 @pytest.fixture(scope="session")
 def gemma3_model(real_models: Path) -> Path:
     """Gemma-3-270m (installed on request only) in the models directory; skipped only if it cannot be installed."""
-    from models.gguf_to_mlx import ConversionError
-    from models.install import InstallError, setup_models
+    from distill.models.gguf_to_mlx import ConversionError
+    from distill.models.install import InstallError, setup_models
 
     try:
         setup_models(real_models, names=["gemma3-270m"], serve=False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.doctor import run_doctor
+from distill.models.doctor import run_doctor
 
 
 def test_missing_models_are_failures_with_the_fix(tmp_path):

@@ -8,9 +8,7 @@ import stat
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
-
-from models.gguf_to_mlx import (
+from distill.models.gguf_to_mlx import (
     ConversionError,
     convert_gguf,
     file_sha256,
@@ -18,6 +16,7 @@ from models.gguf_to_mlx import (
     permute_rotary,
     unpermute_rotary,
 )
+from safetensors.numpy import load_file
 
 
 @pytest.mark.parametrize(("gguf_name", "architecture", "hf_name"), [
@@ -114,7 +113,7 @@ def test_qwen2_keeps_biases_and_row_order(synthetic_gguf, tmp_path):
 
 @pytest.mark.parametrize("architecture", ["llama", "qwen2"])
 def test_mlx_lm_loads_the_directory_with_its_tokenizer_and_chat_template(synthetic_gguf, tmp_path, architecture):
-    from models.mlx_runtime import load_mlx, load_mlx_model
+    from distill.models.mlx_runtime import load_mlx, load_mlx_model
 
     mx = load_mlx()
     convert_gguf(synthetic_gguf(architecture).path, tmp_path / "out")
@@ -137,9 +136,8 @@ def test_mlx_lm_loads_the_directory_with_its_tokenizer_and_chat_template(synthet
 @pytest.mark.parametrize("architecture", ["llama", "qwen2"])
 def test_same_logits_as_llama_cpp_on_the_same_file(synthetic_gguf, tmp_path, architecture):
     """The converted model computes what llama.cpp computes from the GGUF (rotary order, biases, norms, GQA)."""
+    from distill.models.mlx_runtime import load_mlx, load_mlx_model
     from llama_cpp import Llama
-
-    from models.mlx_runtime import load_mlx, load_mlx_model
 
     mx = load_mlx()
     model_file = synthetic_gguf(architecture)

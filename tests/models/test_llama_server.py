@@ -12,10 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import distill.models.llama_server as llama_server
 import pytest
-
-import models.llama_server as llama_server
-from models.llama_server import LlamaServerError, local_server, server_command
+from distill.models.llama_server import LlamaServerError, local_server, server_command
 
 FAKE_SERVER = """
 import http.server, json, subprocess, sys, time
@@ -146,7 +145,7 @@ def test_the_server_dies_with_a_killed_distill(fake_llama, tmp_path):
     owner = tmp_path / "owner.py"
     owner.write_text(
         "import sys, time\n"
-        "import models.llama_server as s\n"
+        "import distill.models.llama_server as s\n"
         "s.llama_cpp_missing = lambda: []\n"
         f"fake = [sys.executable, {str(pid_file.parent / 'fake_server.py')!r}, {str(pid_file)!r}, '0']\n"
         "s.server_command = lambda g, port, alias, n_ctx, threads: [*fake, '--port', str(port)]\n"

@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from models.mlx_runtime import openblas_path
+from distill.models.mlx_runtime import openblas_path
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -19,7 +18,7 @@ def test_load_mlx_maps_openblas_before_mlx():
     if openblas_path() is None:
         pytest.skip("Debian's libopenblas0-pthread is not installed (scripts/bootstrap.sh installs it as root)")
     result = run_python(
-        "from models.mlx_runtime import load_mlx, blas_in_use\n"
+        "from distill.models.mlx_runtime import load_mlx, blas_in_use\n"
         "mx = load_mlx()\n"
         "a = mx.ones((256, 256)); mx.eval(a @ a)\n"
         "print(blas_in_use()); print(mx.default_device())"
@@ -34,7 +33,7 @@ def test_load_mlx_maps_openblas_before_mlx():
 def test_importing_mlx_first_is_reported():
     if openblas_path() is None:
         pytest.skip("Debian's libopenblas0-pthread is not installed")
-    result = run_python("import mlx.core\nfrom models.mlx_runtime import load_mlx\nload_mlx()")
+    result = run_python("import mlx.core\nfrom distill.models.mlx_runtime import load_mlx\nload_mlx()")
     assert result.returncode == 0, result.stderr
     assert "mlx.core was imported before distill's load_mlx()" in result.stderr
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from models.install import verify_gguf
-from models.registry import GEMMA3_270M, STUDENT, TEACHER
+from distill.models.install import verify_gguf
+from distill.models.registry import GEMMA3_270M, STUDENT, TEACHER
 
 pytestmark = pytest.mark.real_models
 
@@ -46,9 +45,8 @@ class Pair:
 
 
 def load_pair(gguf: Path, mlx_dir: Path) -> Pair:
+    from distill.models.mlx_runtime import load_mlx_model
     from llama_cpp import Llama
-
-    from models.mlx_runtime import load_mlx_model
 
     model, tokenizer = load_mlx_model(mlx_dir)
     # logits_all keeps n_ctx x vocabulary floats (Gemma: 262k): a small context keeps that small.
@@ -79,10 +77,9 @@ def greedy_llama_cpp(pair: Pair, ids: list[int], max_tokens: int) -> list[int]:
 
 
 def greedy_mlx(pair: Pair, ids: list[int], max_tokens: int) -> list[int]:
+    from distill.models.mlx_runtime import load_mlx
     from mlx_lm.generate import generate_step
     from mlx_lm.sample_utils import make_sampler
-
-    from models.mlx_runtime import load_mlx
 
     mx = load_mlx()
     out: list[int] = []
@@ -95,7 +92,7 @@ def greedy_mlx(pair: Pair, ids: list[int], max_tokens: int) -> list[int]:
 
 def forced_logits(pair: Pair, sequence: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Logits at every position of `sequence` from llama.cpp and from MLX."""
-    from models.mlx_runtime import load_mlx
+    from distill.models.mlx_runtime import load_mlx
 
     mx = load_mlx()
     pair.llm.reset()
@@ -194,9 +191,8 @@ def test_teacher_matches_llama_cpp_on_its_gguf(teacher_pair):
 def test_local_teacher_server_answers_an_openai_client(real_models, llama_cpp):
     import os
 
+    from distill.models.llama_server import local_server
     from openai import OpenAI
-
-    from models.llama_server import local_server
 
     with local_server("teacher", models_dir=real_models) as server:
         client = OpenAI(base_url=server.base_url, api_key="not-needed")
@@ -211,7 +207,7 @@ def test_local_teacher_server_answers_an_openai_client(real_models, llama_cpp):
 
 
 def test_doctor_reports_everything_in_place(cli, real_models, llama_cpp):
-    from models.doctor import run_doctor
+    from distill.models.doctor import run_doctor
 
     checks = {check.name: check for check in run_doctor(real_models)}
     assert [c.name for c in checks.values() if c.status == "fail"] == []

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from models.registry import (
+from distill.models.registry import (
     STUDENT,
     TEACHER,
     UnknownModelError,

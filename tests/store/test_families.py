@@ -9,9 +9,8 @@ from fractions import Fraction
 from math import comb, factorial
 
 import pytest
-
-from store.ingest import ingest
-from store.ingest.families import FAMILIES, generate, write_jsonl
+from distill.store.ingest import ingest
+from distill.store.ingest.families import FAMILIES, generate, write_jsonl
 
 NUMBER = r"(-?\d+)"
 

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from store.ingest import FieldMapping, IngestError, IngestFailed, ingest
+from distill.store.ingest import FieldMapping, IngestError, IngestFailed, ingest
 
 TABLES = ("sources", "problems", "ingests", "ingest_rejects", "problem_updates")
 GOOD = {"algebra": {"question_1": {"question": "Solve for x: 2x + 3 = 11.", "answer": "4"}}}

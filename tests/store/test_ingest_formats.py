@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from distill.store.ingest import FieldMapping, ingest, placeholder_reason, question_hash
 
-from store.ingest import FieldMapping, ingest, placeholder_reason, question_hash
 from tests.support.paths import SAMPLE
 
 

@@ -4,8 +4,7 @@ records them as rejects."""
 import json
 
 import pytest
-
-from store.ingest import IngestFailed, IngestLimits, ingest
+from distill.store.ingest import IngestFailed, IngestLimits, ingest
 
 
 def jsonl(tmp_path, *rows, name="p.jsonl"):

@@ -2,7 +2,7 @@
 
 import shutil
 
-from store.ingest import ingest
+from distill.store.ingest import ingest
 
 FS, JS, SP = "freshman_sophomore_test", "junior_senior_test", "two_person_speed_event"
 OBRYAN_COUNTS = {

@@ -1,8 +1,7 @@
 import duckdb
 import pytest
-
-from store import Store, StoreError
-from store.db import load_migrations
+from distill.store import Store, StoreError
+from distill.store.db import load_migrations
 
 
 def test_fresh_store_is_at_the_newest_version(tmp_path):
@@ -46,7 +45,7 @@ def test_a_second_writer_gets_a_clear_error(tmp_path):
 
     path = tmp_path / "a.duckdb"
     with Store(path):
-        code = f"from store import Store\nStore({str(path)!r})"
+        code = f"from distill.store import Store\nStore({str(path)!r})"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "one writer process" in result.stderr

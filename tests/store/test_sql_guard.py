@@ -3,9 +3,8 @@
 import time
 
 import pytest
-
-from store import Store, StoreError
-from store.queries import WriteRefused, read_only_sql
+from distill.store import Store, StoreError
+from distill.store.queries import WriteRefused, read_only_sql
 
 
 @pytest.fixture

@@ -11,19 +11,19 @@ import json
 from pathlib import Path
 
 import pytest
+from distill.agents.student import assistant_target
+from distill.evaluation.config import EvalConfig
+from distill.evaluation.mlx_generation import MlxGenerator
+from distill.evaluation.paired import comparisons
+from distill.evaluation.run import evaluate
+from distill.models.mlx_runtime import load_mlx_model
+from distill.store import training as db
+from distill.training.config import TrainConfig
+from distill.training.data import read_jsonl, tokenize
+from distill.training.splits import make_split
+from distill.training.train import train_level
 
-from agents.student import assistant_target
-from evaluation.config import EvalConfig
-from evaluation.mlx_generation import MlxGenerator
-from evaluation.paired import comparisons
-from evaluation.run import evaluate
-from models.mlx_runtime import load_mlx_model
-from store import training as db
 from tests.support.training_fakes import add_corpus, ingest_problems
-from training.config import TrainConfig
-from training.data import read_jsonl, tokenize
-from training.splits import make_split
-from training.train import train_level
 
 pytestmark = pytest.mark.real_models
 RUN = "plumbing"

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING
+from distill.graphs.levels import LevelsConfig
 
-from agents.endpoints import LOCAL_TEACHER_SAMPLING
 from distill.study import StudyConfigError, load_study_config
-from graphs.levels import LevelsConfig
 from tests.support.paths import REPO
 
 DEMO = REPO / "examples" / "demo.toml"

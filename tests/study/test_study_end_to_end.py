@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from distill.store import Store
 
 from distill.study import load_study_config, run_study
-from store import Store
 from tests.support.paths import SAMPLE
 
 pytestmark = pytest.mark.real_models

@@ -7,8 +7,7 @@ import ctypes
 from collections.abc import Iterator
 
 import pytest
-
-from models.mlx_runtime import load_mlx, openblas_path
+from distill.models.mlx_runtime import load_mlx, openblas_path
 
 
 @pytest.fixture(autouse=True, scope="session")

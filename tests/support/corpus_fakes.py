@@ -8,14 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from distill.agents.chat import ChatClient
+from distill.agents.prompts import load_prompt
+from distill.graphs.calls import Role
+from distill.store.ingest import ingest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-
-from agents.chat import ChatClient
-from agents.prompts import load_prompt
-from graphs.calls import Role
-from store.ingest import ingest
 
 PROBLEMS = [
     {"id": "p1", "question": "What is 6 times 7?", "answer": "42"},

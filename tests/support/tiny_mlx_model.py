@@ -12,10 +12,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from distill.models.mlx_runtime import load_mlx
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
-
-from models.mlx_runtime import load_mlx
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")

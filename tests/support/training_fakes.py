@@ -10,9 +10,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from agents.student import STUDENT_SYSTEM_PROMPT
-from store import Store
-from store.ingest import ingest
+from distill.agents.student import STUDENT_SYSTEM_PROMPT
+from distill.store import Store
+from distill.store.ingest import ingest
+
 from tests.support.tiny_mlx_model import write_tiny_model
 
 SECTIONS = ("sums", "products", "differences")

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distill.store import Store
+from distill.training.config import TrainConfig
 
-from store import Store
 from tests.support.blas import single_thread_blas  # noqa: F401  (autouse)
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems, tiny_model_for
-from training.config import TrainConfig
 
 
 @dataclass
@@ -48,9 +48,9 @@ def toy_run(store: Store, tmp_path: Path, tiny_model_dir: Path) -> ToyRun:
 
 @pytest.fixture(scope="session")
 def default_student() -> Path:
-    from models.gguf_to_mlx import ConversionError
-    from models.install import InstallError, setup_models
-    from models.registry import UnknownModelError, resolve_mlx_dir
+    from distill.models.gguf_to_mlx import ConversionError
+    from distill.models.install import InstallError, setup_models
+    from distill.models.registry import UnknownModelError, resolve_mlx_dir
 
     try:
         return resolve_mlx_dir("student")

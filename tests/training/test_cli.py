@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from store import Store
-from store import training as db
+from distill.store import Store
+from distill.store import training as db
+
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from distill.training.config import TrainConfig, load_train_config
 from pydantic import ValidationError
-
-from training.config import TrainConfig, load_train_config
 
 
 def test_unknown_keys_are_errors(tmp_path):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from distill.store import training as db
+from distill.store.ingest import ingest
+from distill.training.contamination import find_leaks, ngrams, numbers_conflict, question_words
+from distill.training.export import ContaminationError, export_level
+from distill.training.splits import make_split
 
-from store import training as db
-from store.ingest import ingest
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
-from training.contamination import find_leaks, ngrams, numbers_conflict, question_words
-from training.export import ContaminationError, export_level
-from training.splits import make_split
 
 LONG = ("A bag holds 4 red marbles, 6 blue marbles and 10 green marbles; two marbles are drawn without "
         "replacement. What is the probability that both are green?")

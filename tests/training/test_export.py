@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from distill.agents.student import STUDENT_SYSTEM_PROMPT
+from distill.store import StoreError
+from distill.store import training as db
+from distill.training.export import export_level, verify_export
+from distill.training.splits import make_split
 
-from agents.student import STUDENT_SYSTEM_PROMPT
-from store import StoreError
-from store import training as db
 from tests.support.training_fakes import add_corpus
-from training.export import export_level, verify_export
-from training.splits import make_split
 
 
 def read_lines(path: Path) -> list[dict]:

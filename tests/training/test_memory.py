@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from models.mlx_runtime import load_mlx, load_mlx_model
-from training.config import TrainConfig
-from training.loop import add_lora
-from training.memory import InsufficientMemory, available_memory, check_fits, count_parameters, estimate_peak
+from distill.models.mlx_runtime import load_mlx, load_mlx_model
+from distill.training.config import TrainConfig
+from distill.training.loop import add_lora
+from distill.training.memory import InsufficientMemory, available_memory, check_fits, count_parameters, estimate_peak
 
 
 def test_parameters_are_counted(tiny_model_dir):
@@ -52,10 +51,9 @@ def test_available_memory_is_read():
 @pytest.mark.real_models
 def test_estimate_is_above_the_measured_peak_on_the_default_student(default_student, tmp_path):
     mx = load_mlx()
+    from distill.training.data import BatchOrder
+    from distill.training.loop import make_optimizer
     from mlx_lm.tuner.trainer import TrainingArgs, train
-
-    from training.data import BatchOrder
-    from training.loop import make_optimizer
 
     model, _ = load_mlx_model(default_student)
     config = TrainConfig()

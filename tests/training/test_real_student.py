@@ -4,10 +4,9 @@ adapter loads for generation with mlx_lm.load(model, adapter_path=...)."""
 from __future__ import annotations
 
 import pytest
-
-from models.mlx_runtime import load_mlx
-from store import training as db
-from training.train import train_level
+from distill.models.mlx_runtime import load_mlx
+from distill.store import training as db
+from distill.training.train import train_level
 
 
 @pytest.mark.real_models
@@ -22,10 +21,9 @@ def test_default_student_trains_and_its_adapter_generates(toy_run, default_stude
     row = db.find_adapter(toy_run.store, toy_run.run, "R1", 1)
     assert row["model"] == str(default_student)
     load_mlx()
+    from distill.agents.student import student_messages
     from mlx_lm import generate, load
     from mlx_lm.sample_utils import make_sampler
-
-    from agents.student import student_messages
 
     model, tokenizer = load(row["model"], adapter_path=row["adapter_dir"])
     prompt = tokenizer.apply_chat_template(student_messages("What is 12 plus 30 ?"), add_generation_prompt=True)

@@ -7,11 +7,11 @@ import json
 from collections import Counter, defaultdict
 
 import pytest
+from distill.store import StoreError
+from distill.store import training as db
+from distill.training.splits import apportion, assign_splits, make_split
 
-from store import StoreError
-from store import training as db
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
-from training.splits import apportion, assign_splits, make_split
 
 
 def test_every_active_problem_in_exactly_one_split(toy_run):
@@ -151,8 +151,8 @@ def test_assign_splits_validates_fractions():
 
 
 def test_held_out_test_set_is_known_before_the_corpus_and_the_corpus_skips_it(store, tmp_path):
-    from store.corpus import problems_to_build
-    from training.splits import held_out_test_ids
+    from distill.store.corpus import problems_to_build
+    from distill.training.splits import held_out_test_ids
 
     problems = arithmetic_problems(60)
     ingest_problems(store, tmp_path, problems)

@@ -11,17 +11,17 @@ import time
 from pathlib import Path
 
 import pytest
+from distill.models.mlx_runtime import load_mlx, load_mlx_model
+from distill.store import Store, StoreError
+from distill.store import training as db
+from distill.training.data import BatchOrder, prepare
+from distill.training.loop import Loop
+from distill.training.memory import InsufficientMemory
+from distill.training.splits import make_split
+from distill.training.train import train_level
 
-from models.mlx_runtime import load_mlx, load_mlx_model
-from store import Store, StoreError
-from store import training as db
 from tests.support.paths import REPO
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
-from training.data import BatchOrder, prepare
-from training.loop import Loop
-from training.memory import InsufficientMemory
-from training.splits import make_split
-from training.train import train_level
 
 
 def val_losses(store, training_id):
@@ -179,9 +179,9 @@ def test_more_iterations_continue_a_finished_run_exactly(toy_run):
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from store import Store
-from training.config import TrainConfig
-from training.train import train_level
+from distill.store import Store
+from distill.training.config import TrainConfig
+from distill.training.train import train_level
 config = TrainConfig.model_validate_json(Path(sys.argv[2]).read_text())
 with Store(sys.argv[1]) as store:
     train_level(store, "toy-run", "R1", config, log=lambda line: None)
@@ -255,7 +255,7 @@ def test_truncated_and_dropped_examples_are_counted_and_reported(toy_run):
 
 
 def test_memory_preflight_refuses_before_step_one(toy_run, monkeypatch):
-    monkeypatch.setattr("training.memory.available_memory", lambda: (1 << 20, "test: 1 MiB"))
+    monkeypatch.setattr("distill.training.memory.available_memory", lambda: (1 << 20, "test: 1 MiB"))
     with pytest.raises(InsufficientMemory, match="would not fit in memory: estimated peak"):
         train_level(toy_run.store, toy_run.run, "R1", toy_run.config(iters=5), log=quiet)
     row = db.training_run(toy_run.store, toy_run.run, "R1", 0, 1)
