@@ -18,14 +18,8 @@ from distill.evaluation.grading import answer_row
 from distill.graphs.calls import Caller, Role, usage
 from distill.graphs.runner import Pacing, Stage, Tally, run_stage
 from distill.store import Store
-from distill.store.evaluation import (
-    insert_item,
-    insert_judgement,
-    stored_judgement_keys,
-    stored_problem_ids,
-    undecided_items,
-)
-from distill.store.writer import Statement
+from distill.store.evaluation import stored_judgement_keys, stored_problem_ids, undecided_items
+from distill.store.rows import EvalItemRow, JudgementRow, Row
 from langgraph.graph import END, START, StateGraph
 
 
@@ -94,11 +88,10 @@ class TeacherStage(Stage):
                              reasoning=completion.reasoning if completion.reasoning_source else None,
                              question=state["question"])
             calls = usage(completion)
-            await caller.writer.write(insert_item({
-                "evaluation_id": self.evaluation_id, "problem_id": state["problem_id"], **row,
-                "finish_reason": completion.finish_reason, "prompt_tokens": calls["prompt_tokens"],
-                "tokens": calls["completion_tokens"], "latency_ms": calls["latency_ms"], "batch_size": 1,
-                "call_key": key}))
+            await caller.writer.insert(EvalItemRow(
+                evaluation_id=self.evaluation_id, problem_id=state["problem_id"], **row,
+                finish_reason=completion.finish_reason, prompt_tokens=calls["prompt_tokens"],
+                tokens=calls["completion_tokens"], latency_ms=calls["latency_ms"], batch_size=1, call_key=key))
             return {"truncated": truncated}
 
         return _single_node_graph(AnswerState, "answer", answer, checkpointer)
@@ -109,7 +102,7 @@ class TeacherStage(Stage):
     def outcome(self, final_state: dict[str, Any]) -> str:
         return "truncated" if final_state.get("truncated") else "answered"
 
-    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+    def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
         return []  # the error is in call_errors; the next run asks again
 
 
@@ -155,11 +148,11 @@ class JudgeStage(Stage):
                                       state["answer"])
             completion = await caller(self.role, messages, state["key"], state["problem_id"], 1)
             reading = parse_judge(completion.content)
-            await caller.writer.write(insert_judgement({
-                "call_key": state["key"], "evaluation_id": state["evaluation_id"],
-                "problem_id": state["real_problem_id"], "model": self.role.model, "params": self.role.params,
-                "prompt_version": self.role.prompt.version, "messages": messages, "content": completion.content,
-                "verdict": str(reading.verdict), "reason": reading.reason, **usage(completion)}))
+            await caller.writer.insert(JudgementRow(
+                call_key=state["key"], evaluation_id=state["evaluation_id"], problem_id=state["real_problem_id"],
+                model=self.role.model, params=self.role.params, prompt_version=self.role.prompt.version,
+                messages=messages, content=completion.content, verdict=str(reading.verdict), reason=reading.reason,
+                **usage(completion)))
             return {"verdict": str(reading.verdict)}
 
         return _single_node_graph(JudgeState, "judge", judge, checkpointer)
@@ -171,7 +164,7 @@ class JudgeStage(Stage):
         verdict = final_state.get("verdict")
         return verdict if verdict in (JudgeVerdict.CORRECT, JudgeVerdict.INCORRECT) else "unparseable"
 
-    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+    def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
         return []
 
 

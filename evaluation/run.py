@@ -21,6 +21,7 @@ from distill.graphs.calls import Role
 from distill.store import Store, StoreError
 from distill.store import evaluation as db
 from distill.store.manifest import distill_version, git_sha, package_versions
+from distill.store.rows import EvalItemRow
 
 Log = Callable[[str], None]
 LOCAL_CONCURRENCY = 1  # llama.cpp serves one request at a time
@@ -173,11 +174,11 @@ def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: lis
         for pid, generation in zip(batch.keys, batch.generations, strict=True):
             row = answer_row(generation.text, todo[pid]["answer"], truncated=generation.truncated,
                              question=todo[pid].get("question"))
-            rows.append({"evaluation_id": evaluation["evaluation_id"], "problem_id": pid, **row,
-                         "finish_reason": "length" if generation.truncated else "stop",
-                         "prompt_tokens": generation.prompt_tokens, "tokens": generation.tokens,
-                         "latency_ms": round(batch.seconds * 1000, 2), "batch_size": len(batch.keys),
-                         "call_key": None})
+            rows.append(EvalItemRow(evaluation_id=evaluation["evaluation_id"], problem_id=pid, **row,
+                                 finish_reason="length" if generation.truncated else "stop",
+                                 prompt_tokens=generation.prompt_tokens, tokens=generation.tokens,
+                                 latency_ms=round(batch.seconds * 1000, 2), batch_size=len(batch.keys),
+                                 call_key=None))
         db.insert_items(store, rows)
         db.add_generation_seconds(store, evaluation["evaluation_id"], batch.seconds)
         made += len(rows)

@@ -12,7 +12,7 @@ from typing import Any
 from distill.agents.chat import ChatCallError, ChatClient, Completion, Messages
 from distill.agents.prompts import Prompt
 from distill.graphs.limits import Limits
-from distill.store.corpus import insert_call_error
+from distill.store.rows import CallErrorRow
 from distill.store.writer import AsyncWriter
 
 CALL_HEADER = "X-Distill-Call"  # sent with every request: servers and proxies can log or deduplicate by it
@@ -80,17 +80,12 @@ class Caller:
                             error: str) -> None:
         """Every call that failed for good goes into `call_errors`, and is counted by reason for the summary."""
         self.faults[reason] += 1
-        await self.writer.write(insert_call_error({
-            "run_name": self.run_name, "problem_id": problem_id, "role": role.prompt.role, "attempt": attempt,
-            "call_key": key, "reason": reason, "error": error}))
+        await self.writer.insert(CallErrorRow(run_name=self.run_name, problem_id=problem_id, role=role.prompt.role,
+                                              attempt=attempt, call_key=key, reason=reason, error=error))
 
 
 def usage(completion: Completion) -> dict[str, Any]:
-    """The columns every stored LLM result carries."""
+    """The columns every stored LLM result carries (store.rows.Usage)."""
     return {"finish_reason": completion.finish_reason, "prompt_tokens": completion.prompt_tokens,
             "completion_tokens": completion.completion_tokens, "latency_ms": round(completion.latency_ms, 2),
             "retries": completion.retries}
-
-
-def tokens(row: dict[str, Any]) -> int:
-    return (row.get("prompt_tokens") or 0) + (row.get("completion_tokens") or 0)

@@ -1,26 +1,26 @@
 """The corpus loop's nodes. Every LLM result is stored, keyed, before a node returns: a node replayed after a
-crash finds its row and makes no second call."""
+crash looks its key up in the store (through the writer), finds its row and makes no second call. The graph's
+state holds where the problem stands; the rows hold what the models said."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from distill.agents.critic import CriticReading, CriticVerdict, critic_messages, parse_critic, redact
 from distill.agents.equivalence import Verdict, check_answer
 from distill.agents.solver import FEEDBACK, read_solution, solver_messages
-from distill.graphs.calls import Caller, Role, call_key, tokens, usage
-from distill.store import Store
-from distill.store.corpus import find_attempt, find_verdict, insert_attempt, insert_verdict, outcome_statements
-from distill.store.writer import Statement
+from distill.graphs.calls import Caller, Role, call_key, usage
+from distill.store.rows import AttemptRow, CorpusRow, OutcomeRow, Row, VerdictRow
+from distill.store.writer import AsyncWriter
 
 CRITIC_MODES = ("rule", "llm", "cascade")
 
 
 @dataclass
 class CorpusNodes:
-    store: Store
     call: Caller
     solver: Role
     critic: Role | None  # None in critic mode "rule"
@@ -28,37 +28,35 @@ class CorpusNodes:
     max_attempts: int
     max_tokens_per_problem: int | None = None
     min_reasoning_words: int = 0
-    stored_keys: set[str] = field(default_factory=set)  # results stored before this process started
-    with_outcome: set[str] = field(default_factory=set)  # problems whose (failed) outcome a new one replaces
-    _attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # this process's open attempts, by key
 
     @property
     def run_name(self) -> str:
         return self.call.run_name
 
+    @property
+    def writer(self) -> AsyncWriter:
+        return self.call.writer
+
     # -- nodes ---------------------------------------------------------------------------------------------
     async def solve(self, state: dict[str, Any]) -> dict[str, Any]:
         attempt = state["attempt"]
         key = self._key(state, "solver", self.solver, attempt)
-        row = self._attempt(key)
+        row = await self.writer.get(AttemptRow, key)
         if row is None:
             messages = solver_messages(self.solver.prompt, state["question"], state.get("answer"),
                                        state.get("critique"))
             completion = await self.call(self.solver, messages, key, state["problem_id"], attempt)
             solution = read_solution(completion, self.min_reasoning_words)
-            row = {
-                "call_key": key, "run_name": self.run_name, "problem_id": state["problem_id"], "attempt": attempt,
-                "model": self.solver.model, "base_url": self.solver.base_url, "params": self.solver.params,
-                "prompt_version": self.solver.prompt.version, "messages": messages, "status": solution.status,
-                "content": completion.content, "reasoning": solution.reasoning,
-                "reasoning_source": completion.reasoning_source, "answer": solution.answer,
-                "answer_method": solution.answer_method, "answer_source": solution.answer_source,
-                **usage(completion),
-            }
-            await self.call.writer.write(insert_attempt(row))
-            self._attempts[key] = row
-        return {"attempt_key": key, "attempt_status": row["status"], "answer": row["answer"], "rule": None,
-                "critic": None, "tokens": state["tokens"] + tokens(row)}
+            row = AttemptRow(
+                call_key=key, run_name=self.run_name, problem_id=state["problem_id"], attempt=attempt,
+                model=self.solver.model, base_url=self.solver.base_url, params=self.solver.params,
+                prompt_version=self.solver.prompt.version, messages=messages, status=solution.status,
+                content=completion.content, reasoning=solution.reasoning,
+                reasoning_source=completion.reasoning_source, answer=solution.answer,
+                answer_method=solution.answer_method, answer_source=solution.answer_source, **usage(completion))
+            await self.writer.insert(row)
+        return {"attempt_key": key, "attempt_status": row.status, "answer": row.answer, "rule": None,
+                "critic": None, "tokens": state["tokens"] + row.tokens}
 
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
@@ -69,27 +67,25 @@ class CorpusNodes:
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:
         assert self.critic is not None
         key = self._key(state, "critic", self.critic, state["attempt"])
-        row = find_verdict(self.store, key) if key in self.stored_keys else None
+        row, attempt = await asyncio.gather(self.writer.get(VerdictRow, key),
+                                            self.writer.get(AttemptRow, state["attempt_key"]))
         if row is None:
-            attempt = self._attempt(state["attempt_key"])
-            messages = critic_messages(self.critic.prompt, state["question"], state["truth"], attempt["reasoning"],
-                                       attempt["answer"])
+            messages = critic_messages(self.critic.prompt, state["question"], state["truth"], attempt.reasoning,
+                                       attempt.answer)
             completion = await self.call(self.critic, messages, key, state["problem_id"], state["attempt"])
             reading = parse_critic(completion.content or completion.reasoning or "")
             if completion.failure:
                 reason = f"the critic's reply failed ({completion.failure})"
                 reading = CriticReading(CriticVerdict.UNPARSEABLE, reason)
-            row = {
-                "verdict_key": key, "run_name": self.run_name, "problem_id": state["problem_id"],
-                "attempt": state["attempt"], "judge": "critic", "verdict": reading.verdict.value,
-                "decided": self.critic_mode == "llm" or state["rule"] == Verdict.UNDECIDED.value,
-                "reason": reading.reason, "raw": completion.content, "model": self.critic.model,
-                "params": self.critic.params, "prompt_version": self.critic.prompt.version, "messages": messages,
-                **usage(completion),
-            }
-            await self.call.writer.write(self._rule_verdict(state), insert_verdict(row, key in self.stored_keys))
-        return {"critic": row["verdict"], "tokens": state["tokens"] + tokens(row),
-                "critique": redact(row["reason"] or "", state["truth"]) if row["verdict"] == "reject" else None}
+            row = VerdictRow(
+                verdict_key=key, run_name=self.run_name, problem_id=state["problem_id"], attempt=state["attempt"],
+                judge="critic", verdict=reading.verdict.value,
+                decided=self.critic_mode == "llm" or state["rule"] == Verdict.UNDECIDED.value,
+                reason=reading.reason, raw=completion.content, model=self.critic.model, params=self.critic.params,
+                prompt_version=self.critic.prompt.version, messages=messages, **usage(completion))
+            await self.writer.insert(self._rule_verdict(state), row)
+        return {"critic": row.verdict, "tokens": state["tokens"] + row.tokens,
+                "critique": redact(row.reason or "", state["truth"]) if row.verdict == "reject" else None}
 
     async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
         decided_by = self._decider(state)
@@ -97,31 +93,29 @@ class CorpusNodes:
             state["rule"] == Verdict.CORRECT.value if decided_by == "rule" else state["critic"] == "accept")
         attempt, problem_id = state["attempt"], state["problem_id"]
         if accepted:
-            row = self._attempt(state["attempt_key"])
-            await self._finish(state, "accepted", f"decided by the {decided_by}", corpus_row={
-                "run_name": self.run_name, "problem_id": problem_id, "attempt": attempt, "call_key": row["call_key"],
-                "reasoning": row["reasoning"], "content": row["content"], "answer": row["answer"],
-                "decided_by": decided_by})
+            row = await self.writer.get(AttemptRow, state["attempt_key"])
+            await self._finish(state, "accepted", f"decided by the {decided_by}", CorpusRow(
+                run_name=self.run_name, problem_id=problem_id, attempt=attempt, call_key=row.call_key,
+                reasoning=row.reasoning, content=row.content, answer=row.answer, decided_by=decided_by))
             return {"outcome": "accepted", "reason": f"decided by the {decided_by}"}
         reason = None
         if attempt >= self.max_attempts:
-            reason = f"{attempt} attempt(s) spent{self._failed_attempts(state)}"
+            reason = f"{attempt} attempt(s) spent{await self._failed_attempts(state)}"
         elif self.max_tokens_per_problem and state["tokens"] >= self.max_tokens_per_problem:
             reason = f"token budget per problem spent ({state['tokens']:,} >= {self.max_tokens_per_problem:,})"
         if reason:
             await self._finish(state, "abstained", reason)
             return {"outcome": "abstained", "reason": reason}
         if self.critic is None and state.get("rule"):
-            await self.call.writer.write(self._rule_verdict(state))
+            await self.writer.insert(self._rule_verdict(state))
         return {"attempt": attempt + 1, "critique": self._feedback(state)}
 
     # -- helpers -------------------------------------------------------------------------------------------
-    def _failed_attempts(self, state: dict[str, Any]) -> str:
+    async def _failed_attempts(self, state: dict[str, Any]) -> str:
         """What an abstention's attempts failed on, when not on the answer: cut at the token limit, empty."""
-        statuses = collections.Counter()
-        for attempt in range(1, state["attempt"] + 1):
-            row = self._attempt(self._key(state, "solver", self.solver, attempt))
-            statuses[row["status"] if row else "unknown"] += 1
+        keys = [self._key(state, "solver", self.solver, attempt) for attempt in range(1, state["attempt"] + 1)]
+        rows = await asyncio.gather(*(self.writer.get(AttemptRow, key) for key in keys))
+        statuses = collections.Counter(row.status if row else "unknown" for row in rows)
         notes = []
         if statuses["length"]:
             notes.append(f"{statuses['length']} cut off at the token limit (max_tokens "
@@ -135,30 +129,21 @@ class CorpusNodes:
             notes.append(f"{statuses['no_answer']} without a final answer")
         return f"; {', '.join(notes)}" if notes else ""
 
-    def _attempt(self, key: str) -> dict[str, Any] | None:
-        """An attempt row: from this process's memory, or from the store when it was stored before."""
-        if key in self._attempts:
-            return self._attempts[key]
-        return find_attempt(self.store, key) if key in self.stored_keys else None
-
-    def _rule_verdict(self, state: dict[str, Any]) -> Statement:
+    def _rule_verdict(self, state: dict[str, Any]) -> VerdictRow:
         decided = self.critic_mode == "rule" or (
             self.critic_mode == "cascade" and state["rule"] != Verdict.UNDECIDED.value)
-        key = self._key(state, "rule", None, state["attempt"])
-        return insert_verdict({
-            "verdict_key": key, "run_name": self.run_name,
-            "problem_id": state["problem_id"], "attempt": state["attempt"], "judge": "rule",
-            "verdict": state["rule"], "decided": decided, "reason": state["rule_reason"],
-            "compared": state["rule_compared"]}, replay=key in self.stored_keys)
+        return VerdictRow(verdict_key=self._key(state, "rule", None, state["attempt"]), run_name=self.run_name,
+                          problem_id=state["problem_id"], attempt=state["attempt"], judge="rule",
+                          verdict=state["rule"], decided=decided, reason=state["rule_reason"],
+                          compared=state["rule_compared"])
 
-    async def _finish(self, state: dict[str, Any], status: str, reason: str,
-                      corpus_row: dict[str, Any] | None = None) -> None:
-        rule = [self._rule_verdict(state)] if self.critic is None and state.get("rule") else []
-        outcome = outcome_statements(self.run_name, state["problem_id"], status, reason, state["attempt"], corpus_row,
-                                     replace=state["problem_id"] in self.with_outcome)
-        await self.call.writer.write(*rule, *outcome)
-        for attempt in range(1, state["attempt"] + 1):
-            self._attempts.pop(self._key(state, "solver", self.solver, attempt), None)
+    async def _finish(self, state: dict[str, Any], status: str, reason: str, corpus_row: CorpusRow | None = None
+                      ) -> None:
+        """The outcome (and for an accepted problem its corpus row), written together in one transaction."""
+        rows: list[Row] = [self._rule_verdict(state)] if self.critic is None and state.get("rule") else []
+        rows.append(OutcomeRow(run_name=self.run_name, problem_id=state["problem_id"], status=status, reason=reason,
+                               attempts=state["attempt"]))
+        await self.writer.insert(*rows, *([corpus_row] if corpus_row else []))
 
     def _decider(self, state: dict[str, Any]) -> str | None:
         if state["attempt_status"] != "ok":

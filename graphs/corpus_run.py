@@ -10,18 +10,9 @@ from distill.graphs.corpus import build_corpus_graph, initial_state
 from distill.graphs.corpus_nodes import CorpusNodes
 from distill.graphs.runner import Stage, Tally, run_stage
 from distill.store import Store
-from distill.store.corpus import (
-    finished_problem_ids,
-    outcome_statements,
-    problems_to_build,
-    problems_with_outcomes,
-    register_run,
-    set_run_status,
-    stored_call_keys,
-    tokens_spent,
-)
+from distill.store.corpus import finished_problem_ids, problems_to_build, register_run, set_run_status, tokens_spent
 from distill.store.manifest import distill_version, git_sha, package_versions
-from distill.store.writer import Statement
+from distill.store.rows import OutcomeRow, Row
 
 
 class CorpusStage(Stage):
@@ -46,11 +37,8 @@ class CorpusStage(Stage):
         return finished_problem_ids(self.store, self.run_name)
 
     def graph(self, caller: Caller, checkpointer: Any) -> Any:
-        nodes = CorpusNodes(self.store, caller, self.solver, self.critic, self.config.critic_mode,
-                            self.config.max_attempts, self.config.max_tokens_per_problem,
-                            stored_keys=stored_call_keys(self.store, self.run_name),
-                            with_outcome=problems_with_outcomes(self.store, self.run_name),
-                            min_reasoning_words=self.config.min_reasoning_words)
+        nodes = CorpusNodes(caller, self.solver, self.critic, self.config.critic_mode, self.config.max_attempts,
+                            self.config.max_tokens_per_problem, min_reasoning_words=self.config.min_reasoning_words)
         return build_corpus_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -59,10 +47,11 @@ class CorpusStage(Stage):
     def outcome(self, final_state: dict[str, Any]) -> str:
         return "accepted" if final_state.get("outcome") == "accepted" else "abstained"
 
-    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+    def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
         attempts = self.store.scalar("SELECT count(*) FROM attempts WHERE run_name = ? AND problem_id = ?",
                                      [self.run_name, item["problem_id"]])
-        return outcome_statements(self.run_name, item["problem_id"], "failed", reason, attempts)
+        return [OutcomeRow(run_name=self.run_name, problem_id=item["problem_id"], status="failed", reason=reason,
+                           attempts=attempts)]
 
     def identity(self) -> dict[str, Any]:
         """What decides a run's results; a resume must match it."""

@@ -15,7 +15,7 @@ Runs on graphs.runner.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from distill.agents.compressor import (
@@ -33,18 +33,9 @@ from distill.graphs.calls import Caller, Role, usage
 from distill.graphs.runner import Pacing, Stage, Tally, run_stage
 from distill.store import Store
 from distill.store.corpus import register_run, set_run_status
-from distill.store.levels import (
-    find_level_attempt,
-    insert_level,
-    insert_level_attempt,
-    level_tokens_spent,
-    levels_to_build,
-    problems_with_all_levels,
-    stored_level_keys,
-    stored_levels,
-)
+from distill.store.levels import level_tokens_spent, levels_to_build, problems_with_all_levels
 from distill.store.manifest import distill_version, git_sha, package_versions
-from distill.store.writer import Statement
+from distill.store.rows import LevelAttemptRow, LevelRow, Row
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,7 +77,6 @@ class LevelsState(TypedDict, total=False):
 
 @dataclass
 class LevelNodes:
-    store: Store
     call: Caller
     compressor: Role
     corpus_run: str
@@ -94,8 +84,6 @@ class LevelNodes:
     max_attempts: int
     count_tokens: TokenCounter
     up_to: str = LEVELS[-1]
-    stored_keys: set[str] = field(default_factory=set)
-    stored_rows: set[tuple[str, str]] = field(default_factory=set)  # (problem, level) stored before this run
 
     def target(self, state: dict[str, Any]) -> int:
         return target_words(state["r1_words"], state["level"], self.ratios, state["base_level"], state["base_words"])
@@ -106,18 +94,17 @@ class LevelNodes:
     async def seed(self, state: dict[str, Any]) -> dict[str, Any]:
         text = state["reasoning"]
         words = count_words(text)
-        await self.call.writer.write(insert_level({
-            "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": "R1", "status": "ok",
-            "text": text, "answer": state["answer"], "words": words, "tokens": self.count_tokens(text),
-            "target_words": None, "source_level": None, "attempts": 1, "reason": None, "call_key": None},
-            replace=(state["problem_id"], "R1") in self.stored_rows))
+        await self.call.writer.insert(LevelRow(
+            run_name=self.corpus_run, problem_id=state["problem_id"], level="R1", status="ok", text=text,
+            answer=state["answer"], words=words, tokens=self.count_tokens(text), target_words=None,
+            source_level=None, attempts=1, reason=None, call_key=None))
         return {"level": "R2", "base_level": "R1", "base_text": text, "base_words": words, "r1_words": words,
                 "attempt": 1, "feedback": None, "last": None, "fallback": None, "failed": 0}
 
     async def compress(self, state: dict[str, Any]) -> dict[str, Any]:
         level, attempt = state["level"], state["attempt"]
         key = self.compressor.key(self.call.run_name, state["problem_id"], f"{level}#{attempt}")
-        row = find_level_attempt(self.store, key) if key in self.stored_keys else None
+        row = await self.call.writer.get(LevelAttemptRow, key)
         if row is None:
             target = self.target(state)
             messages = compressor_messages(self.compressor.prompt, state["question"], state["base_text"],
@@ -125,14 +112,14 @@ class LevelNodes:
             completion = await self.call(self.compressor, messages, key, state["problem_id"], attempt)
             result = read_compression(completion, state["truth"], state["base_words"], level, self.floor(state),
                                       instruction_text(messages))
-            row = {"call_key": key, "run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
-                   "attempt": attempt, "model": self.compressor.model, "params": self.compressor.params,
-                   "prompt_version": self.compressor.prompt.version, "messages": messages,
-                   "content": completion.content, "text": result.text, "answer": result.answer,
-                   "words": result.words, "usable": result.usable, "passed": result.passed, "reason": result.reason,
-                   **usage(completion)}
-            await self.call.writer.write(insert_level_attempt(row))
-        last = {k: row[k] for k in ("call_key", "text", "answer", "words", "usable", "passed", "reason")}
+            row = LevelAttemptRow(
+                call_key=key, run_name=self.corpus_run, problem_id=state["problem_id"], level=level, attempt=attempt,
+                model=self.compressor.model, params=self.compressor.params,
+                prompt_version=self.compressor.prompt.version, messages=messages, content=completion.content,
+                text=result.text, answer=result.answer, words=result.words, usable=result.usable,
+                passed=result.passed, reason=result.reason, **usage(completion))
+            await self.call.writer.insert(row)
+        last = {k: getattr(row, k) for k in ("call_key", "text", "answer", "words", "usable", "passed", "reason")}
         return {"last": last}
 
     async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -142,20 +129,19 @@ class LevelNodes:
         if not last["passed"] and attempt < self.max_attempts:
             return {"attempt": attempt + 1, "feedback": last["reason"], "fallback": fallback}
         chosen = last if last["passed"] else fallback
-        row = {"run_name": self.corpus_run, "problem_id": state["problem_id"], "level": level,
-               "target_words": self.target(state),
-               "source_level": state["base_level"], "attempts": attempt, "call_key": (chosen or last)["call_key"]}
         following = LEVELS[LEVELS.index(level) + 1] if level != self.up_to else "done"
         update = {"level": following, "attempt": 1, "feedback": None, "last": None, "fallback": None}
         if chosen is not None:
-            row.update(status="ok", text=chosen["text"], answer=chosen["answer"], words=chosen["words"],
-                       tokens=self.count_tokens(chosen["text"]), reason=None)
+            made = {"status": "ok", "text": chosen["text"], "answer": chosen["answer"], "words": chosen["words"],
+                    "tokens": self.count_tokens(chosen["text"]), "reason": None}
             update.update(base_level=level, base_text=chosen["text"], base_words=chosen["words"])
         else:
-            row.update(status="failed", text=None, answer=None, words=None, tokens=None,
-                       reason=f"{attempt} attempt(s): {last['reason']}")
+            made = {"status": "failed", "text": None, "answer": None, "words": None, "tokens": None,
+                    "reason": f"{attempt} attempt(s): {last['reason']}"}
             update["failed"] = state["failed"] + 1
-        await self.call.writer.write(insert_level(row, replace=(state["problem_id"], level) in self.stored_rows))
+        await self.call.writer.insert(LevelRow(
+            run_name=self.corpus_run, problem_id=state["problem_id"], level=level, target_words=self.target(state),
+            source_level=state["base_level"], attempts=attempt, call_key=(chosen or last)["call_key"], **made))
         return update
 
 
@@ -195,9 +181,8 @@ class LevelsStage(Stage):
         return LEVELS.index(self.config.up_to) + 1
 
     def graph(self, caller: Caller, checkpointer: Any) -> Any:
-        nodes = LevelNodes(self.store, caller, self.compressor, self.corpus_run, self.config.ratios,
-                           self.config.max_attempts, self.count_tokens, self.config.up_to,
-                           stored_level_keys(self.store, self.corpus_run), stored_levels(self.store, self.corpus_run))
+        nodes = LevelNodes(caller, self.compressor, self.corpus_run, self.config.ratios, self.config.max_attempts,
+                           self.count_tokens, self.config.up_to)
         return build_levels_graph(nodes, checkpointer)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +191,7 @@ class LevelsStage(Stage):
     def outcome(self, final_state: dict[str, Any]) -> str:
         return "partial" if final_state.get("failed") else "complete"
 
-    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
+    def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
         return []  # the endpoint error is in call_errors; the missing levels are made by the next run
 
     def identity(self) -> dict[str, Any]:

@@ -19,7 +19,8 @@ import aiosqlite
 from distill.graphs.calls import Caller, ProblemFailed, Role
 from distill.graphs.limits import BudgetExhausted, Limits
 from distill.store import Store
-from distill.store.writer import AsyncWriter, Statement
+from distill.store.rows import Row
+from distill.store.writer import AsyncWriter
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,8 +91,8 @@ class Stage(ABC):
         """One of `outcomes`, for the tally."""
 
     @abstractmethod
-    def failure(self, item: dict[str, Any], reason: str) -> list[Statement]:
-        """Statements that record a failed item (the next run retries it)."""
+    def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
+        """Rows that record a failed item (the next run retries it)."""
 
 
 def checkpoint_path(store: Store) -> Path:
@@ -167,7 +168,7 @@ async def _run_item(graph, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncW
         tally.counts[stage.outcome(final)] += 1
         await saver.adelete_thread(tid)
         return
-    await writer.write(*stage.failure(item, reason))
+    await writer.insert(*stage.failure(item, reason))
     tally.counts[failed] += 1
     tally.failure_reasons[short] += 1
     tally.errors.append(f"{item['problem_id']}: {reason}")

@@ -1,4 +1,4 @@
-"""Reads of the corpus builder's tables, and the statements that write them (run by store.writer)."""
+"""Reads of the corpus builder's tables (its rows are store.rows models, written by store.writer)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from distill.store.db import Store, StoreError, insert_statement
-from distill.store.writer import Statement
+from distill.store.db import Store, StoreError
 
 TERMINAL = ("accepted", "abstained")
 
@@ -75,56 +74,6 @@ def finished_problem_ids(store: Store, run_name: str) -> set[str]:
     return {r["problem_id"] for r in rows}
 
 
-def stored_call_keys(store: Store, run_name: str) -> set[str]:
-    """Keys of every stored attempt and verdict of the run: a key outside this set needs no lookup, and its row
-    can be inserted without a conflict clause (which costs DuckDB ~3x)."""
-    rows = store.query("SELECT call_key AS k FROM attempts WHERE run_name = ? UNION ALL "
-                       "SELECT verdict_key FROM verdicts WHERE run_name = ?", [run_name, run_name])
-    return {r["k"] for r in rows}
-
-
-def problems_with_outcomes(store: Store, run_name: str) -> set[str]:
-    """Problems that have an outcome row already (a failed one is retried and its outcome replaced)."""
-    return {r["problem_id"] for r in store.query("SELECT problem_id FROM problem_outcomes WHERE run_name = ?",
-                                                 [run_name])}
-
-
-def find_attempt(store: Store, call_key: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM attempts WHERE call_key = ?", [call_key])
-    return rows[0] if rows else None
-
-
-def find_verdict(store: Store, verdict_key: str) -> dict[str, Any] | None:
-    rows = store.query("SELECT * FROM verdicts WHERE verdict_key = ?", [verdict_key])
-    return rows[0] if rows else None
-
-
-def insert_attempt(row: dict[str, Any]) -> Statement:
-    return insert_statement("attempts", json_fields(row, "params", "messages"))
-
-
-def insert_verdict(row: dict[str, Any], replay: bool = False) -> Statement:
-    """`replay`: the verdict may be stored already (a node replayed after a crash): then nothing changes."""
-    return insert_statement("verdicts", json_fields(row, "params", "messages"), "OR IGNORE" if replay else "")
-
-
-def insert_call_error(row: dict[str, Any]) -> Statement:
-    return insert_statement("call_errors", row)
-
-
-def outcome_statements(run_name: str, problem_id: str, status: str, reason: str | None, attempts: int,
-                       corpus_row: dict[str, Any] | None = None, replace: bool = True) -> list[Statement]:
-    """The outcome (and for an accepted problem its corpus row), written together in one transaction.
-    `replace=False` when the problem has no outcome yet (a plain INSERT is ~3x cheaper than OR REPLACE); a
-    corpus row exists only for accepted problems, which are never redone."""
-    outcome = {"run_name": run_name, "problem_id": problem_id, "status": status, "reason": reason,
-               "attempts": attempts}
-    statements = [insert_statement("problem_outcomes", outcome, "OR REPLACE" if replace else "")]
-    if corpus_row is not None:
-        statements.insert(0, insert_statement("corpus", corpus_row))
-    return statements
-
-
 def tokens_spent(store: Store, run_name: str) -> int:
     return int(store.scalar(
         "SELECT coalesce(sum(t), 0) FROM ("
@@ -141,8 +90,3 @@ def resume_summary(store: Store, run_name: str) -> dict[str, int] | None:
     if not rows or not (rows[0]["done"] or rows[0]["failed"] or rows[0]["attempts"]):
         return None
     return {k: int(v) for k, v in rows[0].items()}
-
-
-def json_fields(row: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: (json.dumps(v, ensure_ascii=False) if k in names and v is not None and not isinstance(v, str) else v)
-            for k, v in row.items()}

@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from distill.store.corpus import json_fields
-from distill.store.db import Store, StoreError, insert_statement
-from distill.store.writer import Statement
+from distill.store.db import Store, StoreError
+from distill.store.rows import EvalItemRow
+from distill.store.writer import commit
 
 
 # -- problem sets ----------------------------------------------------------------------------------------
@@ -92,15 +92,10 @@ def stored_problem_ids(store: Store, evaluation_id: int) -> set[str]:
     return {r["problem_id"] for r in rows}
 
 
-def insert_item(row: dict[str, Any]) -> Statement:
-    """Idempotent: a replayed node writes the same answer again and nothing changes."""
-    return insert_statement("eval_items", row, "OR IGNORE")
-
-
-def insert_items(store: Store, rows: Sequence[dict[str, Any]]) -> int:
+def insert_items(store: Store, rows: Sequence[EvalItemRow]) -> int:
     """Answers of one MLX batch, in one transaction."""
-    with store.transaction() as tx:
-        return store.insert_rows(tx, "eval_items", list(rows))
+    commit(store.cursor(), rows)
+    return len(rows)
 
 
 def items_to_grade(store: Store, evaluation_ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -135,10 +130,6 @@ def stored_judgement_keys(store: Store, evaluation_ids: Iterable[int]) -> set[st
     rows = store.query("SELECT call_key FROM eval_judgements WHERE list_contains(?, evaluation_id)",
                        [list(evaluation_ids)])
     return {r["call_key"] for r in rows}
-
-
-def insert_judgement(row: dict[str, Any]) -> Statement:
-    return insert_statement("eval_judgements", json_fields(row, "params", "messages"), "OR IGNORE")
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-"""Group commit for asyncio code: one background thread writes, batching whatever is queued into one
-transaction; each `await writer.write(...)` returns only once its statements are committed."""
+"""The store's writer for asyncio code: one background thread owns a cursor, and batches whatever is queued.
+`await writer.insert(*rows)` returns once its rows are committed (with whatever else was queued, in one
+transaction); `await writer.get(Model, key)` reads a row by key on the same thread, so it sees every write
+before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it."""
 
 from __future__ import annotations
 
@@ -7,11 +9,32 @@ import asyncio
 import contextlib
 import queue
 import threading
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import duckdb
 from distill.store.db import Store
+from distill.store.rows import Row
 
-Statement = tuple[str, list[Any]]
+R = TypeVar("R", bound=Row)
+CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "append": ""}
+CHUNK = 256  # rows per INSERT statement: DuckDB pays ~1 ms per statement, and parsing grows with its size
+
+
+@dataclass
+class _Write:
+    rows: tuple[Row, ...]
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class _Read:
+    model: type[Row]
+    key: Any
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
 
 
 class AsyncWriter:
@@ -21,12 +44,23 @@ class AsyncWriter:
         self.thread = threading.Thread(target=self._run, name="distill-store-writer", daemon=True)
         self.thread.start()
 
-    async def write(self, *statements: Statement) -> None:
-        """Execute `statements` together in one transaction (with whatever else is queued); raise its error."""
+    async def insert(self, *rows: Row) -> None:
+        """Store `rows` together in one transaction (with whatever else is queued); raise its error."""
+        if not rows:
+            return
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self.queue.put((statements, done, loop))
+        self.queue.put(_Write(rows, done, loop))
         await asyncio.shield(done)  # a cancelled caller does not cancel a write that is under way
+
+    async def get(self, model: type[R], key: Any) -> R | None:
+        """The stored row of `model` whose (single-column) key is `key`, or None."""
+        if len(model.KEY) != 1:
+            raise ValueError(f"{model.__name__} is not keyed by one column: read it with a query")
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.queue.put(_Read(model, key, done, loop))
+        return await done
 
     async def close(self) -> None:
         self.queue.put(None)
@@ -49,62 +83,107 @@ class AsyncWriter:
                     stop = True
                     break
                 batch.append(item)
+            writes = [i for i in batch if isinstance(i, _Write)]
+            if writes:
+                self._write(cur, writes)
+            reads = [i for i in batch if isinstance(i, _Read)]
+            if reads:
+                self._read(cur, reads)
+
+    def _write(self, cur: duckdb.DuckDBPyConnection, writes: list[_Write]) -> None:
+        try:
+            commit(cur, [r for w in writes for r in w.rows])
+            outcomes: list[BaseException | None] = [None] * len(writes)
+        except Exception:  # one bad item must not fail the others: redo them one by one
+            outcomes = [_alone(cur, w.rows) for w in writes]
+        for write, error in zip(writes, outcomes, strict=True):
+            _settle(write, None, error)
+
+    def _read(self, cur: duckdb.DuckDBPyConnection, reads: list[_Read]) -> None:
+        by_model: dict[type[Row], list[_Read]] = {}
+        for read in reads:
+            by_model.setdefault(read.model, []).append(read)
+        for model, group in by_model.items():
             try:
-                self._commit(cur, [s for statements, _, _ in batch for s in statements])
-                outcomes: list[BaseException | None] = [None] * len(batch)
-            except Exception:  # one bad item must not fail the others: redo them one by one
-                outcomes = [self._alone(cur, statements) for statements, _, _ in batch]
-            for (_, done, loop), error in zip(batch, outcomes, strict=True):
-                with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
-                    loop.call_soon_threadsafe(_settle, done, error)
-
-    @staticmethod
-    def _commit(cur, statements: list[Statement]) -> None:
-        cur.begin()
-        try:
-            for sql, params in coalesce(statements):
-                cur.execute(sql, params)
-        except BaseException:
-            cur.rollback()
-            raise
-        cur.commit()
-
-    def _alone(self, cur, statements: tuple[Statement, ...]) -> BaseException | None:
-        try:
-            self._commit(cur, list(statements))
-        except Exception as exc:
-            return exc
-        return None
+                found = select_by_key(cur, model, {r.key for r in group})
+            except Exception as exc:
+                for read in group:
+                    _settle(read, None, exc)
+                continue
+            for read in group:
+                _settle(read, found.get(read.key), None)
 
 
-def coalesce(statements: list[Statement]) -> list[Statement]:
-    """Single-row INSERTs with the same head (table, columns, conflict clause) become one multi-row INSERT:
-    DuckDB pays per statement (~1 ms), far more than per row. Other statements keep their place."""
-    merged: dict[str, tuple[str, list[Any]]] = {}
-    out: list[Statement | str] = []
-    for sql, params in statements:
-        head, marker, values = sql.partition(" VALUES ")
-        if not (marker and sql.startswith("INSERT") and values.count("(") == 1):
-            out.append((sql, params))
-            continue
-        if head not in merged:
-            merged[head] = (values, [])
-            out.append(head)
-        merged[head][1].append(params)
-    result: list[Statement] = []
-    for entry in out:
-        if isinstance(entry, str):
-            values, rows = merged[entry]
-            result.append((f"{entry} VALUES {', '.join([values] * len(rows))}", [p for row in rows for p in row]))
+def commit(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> None:
+    """Insert `rows` in one transaction, one statement per table. Plain INSERTs first (DuckDB's conflict clauses
+    cost ~3x, and conflicts are rare: a node replayed after a crash); on a key conflict the batch is redone with
+    each model's policy."""
+    groups = group_rows(rows)
+    try:
+        _transaction(cur, groups, resolve=False)
+    except duckdb.ConstraintException:
+        _transaction(cur, groups, resolve=True)
+
+
+def group_rows(rows: Iterable[Row]) -> dict[type[Row], list[Row]]:
+    """Rows by model, one per key: the first for `ignore`, the last for `replace` (a statement may not hit the
+    same key twice)."""
+    groups: dict[type[Row], dict[Any, Row]] = {}
+    for n, row in enumerate(rows):
+        model = type(row)
+        keyed = groups.setdefault(model, {})
+        key = row.key() if model.KEY else n
+        if model.ON_CONFLICT == "replace" or key not in keyed:
+            keyed[key] = row
+    return {model: list(keyed.values()) for model, keyed in groups.items()}
+
+
+def insert_sql(model: type[Row], count: int, resolve: bool) -> str:
+    columns = model.columns()
+    marks = f"({', '.join('?' for _ in columns)})"
+    clause = CLAUSES[model.ON_CONFLICT] if resolve else ""
+    return f"INSERT {clause} INTO {model.TABLE} ({', '.join(columns)}) VALUES {', '.join([marks] * count)}"
+
+
+def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]) -> dict[Any, R]:
+    (column,) = model.KEY
+    keys = list(keys)
+    result = cur.execute(f"SELECT {', '.join(model.columns())} FROM {model.TABLE} "
+                         f"WHERE {column} IN ({', '.join('?' for _ in keys)})", keys)
+    names = [d[0] for d in result.description]
+    rows = [model.from_record(dict(zip(names, values, strict=True))) for values in result.fetchall()]
+    return {getattr(r, column): r for r in rows}
+
+
+def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Row]], resolve: bool) -> None:
+    cur.begin()
+    try:
+        for model, rows in groups.items():
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start:start + CHUNK]
+                cur.execute(insert_sql(model, len(chunk), resolve), [v for row in chunk for v in row.values()])
+    except BaseException:
+        cur.rollback()
+        raise
+    cur.commit()
+
+
+def _alone(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> BaseException | None:
+    try:
+        commit(cur, rows)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _settle(item: _Write | _Read, result: Any, error: BaseException | None) -> None:
+    def settle() -> None:
+        if item.done.cancelled():
+            return
+        if error is None:
+            item.done.set_result(result)
         else:
-            result.append(entry)
-    return result
+            item.done.set_exception(error)
 
-
-def _settle(done: asyncio.Future, error: BaseException | None) -> None:
-    if done.cancelled():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+    with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
+        item.loop.call_soon_threadsafe(settle)

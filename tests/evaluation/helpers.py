@@ -12,6 +12,7 @@ from distill.evaluation.grading import answer_row
 from distill.models.mlx_runtime import load_mlx
 from distill.store import Store
 from distill.store import evaluation as db
+from distill.store.rows import EvalItemRow
 
 from tests.support.tiny_mlx_model import write_tiny_model
 
@@ -33,7 +34,7 @@ def add_answer(store: Store, evaluation_id: int, problem_id: str, response: str,
            "latency_ms": 1.0, "batch_size": 1, "call_key": None}
     if verdict is not None:
         row["rule_verdict"] = verdict
-    db.insert_items(store, [row])
+    db.insert_items(store, [EvalItemRow(**row)])
     return row
 
 

@@ -1,0 +1,96 @@
+"""The store's writer: typed rows, conflict policy by model, batching, reads that see every earlier write."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from distill.store.rows import CallErrorRow, OutcomeRow, VerdictRow
+from distill.store.writer import AsyncWriter, group_rows
+
+
+def verdict(key: str, verdict: str = "correct", **fields) -> VerdictRow:
+    return VerdictRow(**{"verdict_key": key, "run_name": "r", "problem_id": key, "attempt": 1, "judge": "rule",
+                         "verdict": verdict, "decided": True, **fields})
+
+
+def outcome(problem: str, status: str) -> OutcomeRow:
+    return OutcomeRow(run_name="r", problem_id=problem, status=status, reason=None, attempts=1)
+
+
+def run_with_writer(store, body):
+    async def main():
+        writer = AsyncWriter(store)
+        try:
+            return await body(writer)
+        finally:
+            await writer.close()
+    return asyncio.run(main())
+
+
+def test_a_stored_row_reads_back_equal_and_a_missing_key_is_none(store):
+    row = verdict("a", params={"temperature": 0.0}, messages=[{"role": "user", "content": "x"}])
+
+    async def body(writer):
+        assert await writer.get(VerdictRow, "a") is None
+        await writer.insert(row)
+        return await writer.get(VerdictRow, "a")
+
+    assert run_with_writer(store, body) == row
+
+
+def test_conflicts_follow_the_model_policy(store):
+    async def body(writer):
+        await writer.insert(verdict("a", "correct"), outcome("p", "failed"))
+        await writer.insert(verdict("a", "incorrect"), outcome("p", "accepted"))  # a replayed node, a redone problem
+
+    run_with_writer(store, body)
+    assert store.scalar("SELECT verdict FROM verdicts WHERE verdict_key = 'a'") == "correct"  # ignore: first stands
+    assert store.scalar("SELECT status FROM problem_outcomes WHERE problem_id = 'p'") == "accepted"  # replace
+
+
+def test_one_batch_may_hold_one_key_twice(store):
+    rows = [outcome("p", "failed"), verdict("a", "correct"), outcome("p", "abstained"), verdict("a", "incorrect")]
+    assert [r.key() for rows in group_rows(rows).values() for r in rows] == [("r", "p"), ("a",)]
+
+    async def body(writer):
+        await asyncio.gather(*(writer.insert(r) for r in rows))
+
+    run_with_writer(store, body)
+    assert store.scalar("SELECT status FROM problem_outcomes") == "abstained"
+    assert store.scalar("SELECT verdict FROM verdicts") == "correct"
+
+
+def test_a_bad_row_fails_only_its_own_insert(store):
+    async def body(writer):
+        return await asyncio.gather(writer.insert(outcome("good", "accepted")), writer.insert(outcome("bad", "bogus")),
+                                    writer.insert(CallErrorRow(run_name="r", problem_id="good", role="solver",
+                                                               attempt=1, call_key="k", error="HTTP 500",
+                                                               reason="HTTP 500")),
+                                    return_exceptions=True)
+
+    results = run_with_writer(store, body)
+    assert results[0] is None and results[2] is None
+    assert "CHECK constraint" in str(results[1])
+    assert store.scalar("SELECT list(problem_id) FROM problem_outcomes") == ["good"]
+    assert store.scalar("SELECT count(*) FROM call_errors") == 1
+
+
+def test_many_rows_in_one_batch(store):
+    rows = [verdict(f"k{i}") for i in range(700)]  # more than one INSERT statement's worth
+
+    async def body(writer):
+        await writer.insert(*rows)
+        found = await asyncio.gather(*(writer.get(VerdictRow, f"k{i}") for i in (0, 350, 699, 700)))
+        return [r and r.verdict_key for r in found]
+
+    assert run_with_writer(store, body) == ["k0", "k350", "k699", None]
+    assert store.scalar("SELECT count(*) FROM verdicts") == 700
+
+
+def test_get_needs_a_single_column_key(store):
+    async def body(writer):
+        await writer.get(OutcomeRow, ("r", "p"))
+
+    with pytest.raises(ValueError, match="not keyed by one column"):
+        run_with_writer(store, body)
