@@ -14,6 +14,7 @@ Runs on graphs.runner.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
@@ -70,8 +71,8 @@ class LevelsState(TypedDict, total=False):
     r1_words: int
     attempt: int
     feedback: str | None
-    last: dict[str, Any] | None  # the newest compressor reply, checked
-    fallback: dict[str, Any] | None  # the longest usable reply below the floor so far, for this level
+    last: str | None  # the newest compressor reply, checked (its key in level_attempts)
+    fallback: str | None  # the longest usable reply below the floor so far, for this level (its key)
     failed: int
 
 
@@ -119,30 +120,36 @@ class LevelNodes:
                 text=result.text, answer=result.answer, words=result.words, usable=result.usable,
                 passed=result.passed, reason=result.reason, **usage(completion))
             await self.call.writer.insert(row)
-        last = {k: getattr(row, k) for k in ("call_key", "text", "answer", "words", "usable", "passed", "reason")}
-        return {"last": last}
+        return {"last": key}
 
     async def decide(self, state: dict[str, Any]) -> dict[str, Any]:
-        level, attempt, last, fallback = state["level"], state["attempt"], state["last"], state.get("fallback")
-        if last["usable"] and not last["passed"] and (fallback is None or last["words"] > fallback["words"]):
+        level, attempt = state["level"], state["attempt"]
+        last, fallback = await asyncio.gather(self._reply(state["last"]), self._reply(state.get("fallback")))
+        if last.usable and not last.passed and (fallback is None or last.words > fallback.words):
             fallback = last
-        if not last["passed"] and attempt < self.max_attempts:
-            return {"attempt": attempt + 1, "feedback": last["reason"], "fallback": fallback}
-        chosen = last if last["passed"] else fallback
+        if not last.passed and attempt < self.max_attempts:
+            return {"attempt": attempt + 1, "feedback": last.reason, "fallback": fallback and fallback.call_key}
+        chosen = last if last.passed else fallback
         following = LEVELS[LEVELS.index(level) + 1] if level != self.up_to else "done"
         update = {"level": following, "attempt": 1, "feedback": None, "last": None, "fallback": None}
         if chosen is not None:
-            made = {"status": "ok", "text": chosen["text"], "answer": chosen["answer"], "words": chosen["words"],
-                    "tokens": self.count_tokens(chosen["text"]), "reason": None}
-            update.update(base_level=level, base_text=chosen["text"], base_words=chosen["words"])
+            made = {"status": "ok", "text": chosen.text, "answer": chosen.answer, "words": chosen.words,
+                    "tokens": self.count_tokens(chosen.text), "reason": None}
+            update.update(base_level=level, base_text=chosen.text, base_words=chosen.words)
         else:
             made = {"status": "failed", "text": None, "answer": None, "words": None, "tokens": None,
-                    "reason": f"{attempt} attempt(s): {last['reason']}"}
+                    "reason": f"{attempt} attempt(s): {last.reason}"}
             update["failed"] = state["failed"] + 1
         await self.call.writer.insert(LevelRow(
             run_name=self.corpus_run, problem_id=state["problem_id"], level=level, target_words=self.target(state),
-            source_level=state["base_level"], attempts=attempt, call_key=(chosen or last)["call_key"], **made))
+            source_level=state["base_level"], attempts=attempt, call_key=(chosen or last).call_key, **made))
         return update
+
+    async def _reply(self, key: str | dict[str, Any] | None) -> LevelAttemptRow | None:
+        """A stored compressor reply by key (a checkpoint of an older distill holds the reply itself)."""
+        if isinstance(key, dict):
+            key = key["call_key"]
+        return None if key is None else await self.call.writer.get(LevelAttemptRow, key)
 
 
 def build_levels_graph(nodes: LevelNodes, checkpointer: Any = None):
