@@ -9,7 +9,7 @@ from typing import Any
 
 from distill.store.db import Store, StoreError
 from distill.store.rows import EvalItemRow
-from distill.store.writer import commit
+from distill.store.writer import write_rows
 
 
 # -- problem sets ----------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def stored_problem_ids(store: Store, evaluation_id: int) -> set[str]:
 
 def insert_items(store: Store, rows: Sequence[EvalItemRow]) -> int:
     """Answers of one MLX batch, in one transaction."""
-    commit(store.cursor(), rows)
+    write_rows(store.cursor(), rows)
     return len(rows)
 
 

@@ -92,7 +92,7 @@ class AsyncWriter:
 
     def _write(self, cur: duckdb.DuckDBPyConnection, writes: list[_Write]) -> None:
         try:
-            commit(cur, [r for w in writes for r in w.rows])
+            write_rows(cur, [r for w in writes for r in w.rows])
             outcomes: list[BaseException | None] = [None] * len(writes)
         except Exception:  # one bad item must not fail the others: redo them one by one
             outcomes = [_alone(cur, w.rows) for w in writes]
@@ -114,7 +114,7 @@ class AsyncWriter:
                 _settle(read, found.get(read.key), None)
 
 
-def commit(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> None:
+def write_rows(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> None:
     """Insert `rows` in one transaction, one statement per table. Plain INSERTs first (DuckDB's conflict clauses
     cost ~3x, and conflicts are rare: a node replayed after a crash); on a key conflict the batch is redone with
     each model's policy."""
@@ -170,7 +170,7 @@ def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Ro
 
 def _alone(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> BaseException | None:
     try:
-        commit(cur, rows)
+        write_rows(cur, rows)
     except Exception as exc:
         return exc
     return None
