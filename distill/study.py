@@ -4,26 +4,26 @@ ingest -> corpus -> levels -> split -> train (levels x seeds) -> evaluate -> rep
 from __future__ import annotations
 
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from distill.evaluation.config import EvalConfig
+from distill.config_files import ConfigError, read_toml, validated, with_flags
+from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
 from distill.graphs.levels import LevelsConfig
+from distill.settings import db_path
 from distill.store.training import LEVELS
-from distill.training.config import TrainConfig
+from distill.training.config import SplitConfig, TrainConfig
 
 Log = Callable[[str], None]
 STAGES = ("ingest", "corpus", "levels", "split", "train", "eval", "report")
 
 
-class StudyConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the key."""
+StudyConfigError = ConfigError  # the name callers knew
 
 
 class GeneratedSet(BaseModel):
@@ -66,15 +66,6 @@ class InputSet(BaseModel):
         return self
 
 
-class SplitSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = 0
-    valid: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.2, gt=0, lt=1)
-    allow_leaks: bool = False
-
-
 class TrainSettings(TrainConfig):
     levels: list[str] = Field(default_factory=lambda: ["R1", "R4"], min_length=1,
                               description="One adapter per level and seed.")
@@ -94,28 +85,27 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="The run name every stage uses.")
-    db: Path = Field(Path("distill.duckdb"), description="The store.")
+    db: Path | None = Field(None, description="The store; None: --db, else $DISTILL_DB, else ./distill.duckdb.")
     out: Path = Field(Path("runs"), description="Exports, adapters and the report go under OUT/<name>/.")
     inputs: list[InputSet] = Field(min_length=1)
     corpus: CorpusConfig = CorpusConfig()
     levels: LevelsConfig = LevelsConfig()
-    split: SplitSettings = SplitSettings()
+    split: SplitConfig = SplitConfig()
     train: TrainSettings = TrainSettings()
-    eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig fields other than `run`.")
+    eval: EvalSettings = Field(EvalSettings(), description="EvalConfig without `run`: the study's name is the run.")
 
     @model_validator(mode="after")
     def _one_teacher(self) -> StudyConfig:
         """A [corpus.teacher] is also the compressor and the evaluated teacher unless those are given."""
-        if "run" in self.eval:
-            raise ValueError("[eval] takes no `run`: the study's `name` is the run")
         if self.corpus.teacher is not None and self.levels.compressor is None:
             self.levels = self.levels.model_copy(update={"compressor": self.corpus.teacher})
-        self.eval_config()
         return self
 
     def eval_config(self) -> EvalConfig:
-        teacher = {"teacher": self.corpus.teacher} if self.corpus.teacher and "teacher" not in self.eval else {}
-        return EvalConfig(run=self.name, **teacher, **self.eval)
+        values = self.eval.model_dump(exclude_unset=True)  # keeps which pacing keys were given
+        if self.corpus.teacher is not None and "teacher" not in self.eval.model_fields_set:
+            values["teacher"] = self.corpus.teacher
+        return EvalConfig(run=self.name, **values)
 
     def train_config(self) -> TrainConfig:
         return self.train.for_training().model_copy(update={"out_dir": self.out})
@@ -123,21 +113,16 @@ class StudyConfig(BaseModel):
     def report_dir(self) -> Path:
         return self.out / self.name / "report"
 
+    def store_path(self, flag: Path | None = None) -> Path:
+        """--db, else this file's `db`, else $DISTILL_DB, else ./distill.duckdb."""
+        return db_path(flag, self.db)
+
 
 def load_study_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
-    """The TOML file (relative paths in it are relative to the current directory), validated."""
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise StudyConfigError(f"{path}: no such config file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyConfigError(f"{path}: not valid TOML: {exc}") from exc
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return StudyConfig(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
-        raise StudyConfigError(f"{path}: {problems}") from exc
+    """The TOML file (relative paths in it are relative to the current directory), validated; `overrides` (flags,
+    None = not given) on top. Errors name the file, or the flags, and the key."""
+    config = validated(StudyConfig, read_toml(path), path)
+    return with_flags(config, overrides or {})
 
 
 @dataclass
@@ -166,7 +151,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
 
     result = StudyResult(report_dir=config.report_dir())
     bar = progress or (lambda title: nullcontext(None))
-    with Store(config.db) as store:
+    with Store(config.store_path()) as store:
         def stage(name: str, work: Callable[[], str]) -> None:
             started = time.perf_counter()
             log(f"== {name}")
