@@ -86,7 +86,8 @@ class StudyConfig(BaseModel):
 
     name: str = Field(description="The run name every stage uses.")
     db: Path | None = Field(None, description="The store; None: --db, else $DISTILL_DB, else ./distill.duckdb.")
-    out: Path = Field(Path("runs"), description="Exports, adapters and the report go under OUT/<name>/.")
+    out: Path = Field(TrainConfig.model_fields["out_dir"].default,
+                      description="Exports, adapters and the report go under OUT/<name>/.")
     inputs: list[InputSet] = Field(min_length=1)
     corpus: CorpusConfig = CorpusConfig()
     levels: LevelsConfig = LevelsConfig()

@@ -53,6 +53,11 @@ def test_a_study_file_gives_each_stage_what_the_study_gives_it(tmp_path):
     assert load_stage("eval", DEMO, {"run": "demo"}).config == study.eval_config()
     assert load_stage("eval", DEMO, {"run": "other", "max_tokens": 64}).config.max_tokens == 64
     assert load_stage("split", DEMO, {}).db(None) == Path("runs/demo.duckdb")
+    teacher = '\n[corpus.teacher]\nbase_url = "http://localhost:8000/v1"\nmodel = "t"\n'
+    path = write(tmp_path / "study.toml", DEMO.read_text() + teacher)
+    assert load_stage("levels", path, {}).config.compressor.model == "t"
+    assert load_stage("eval", path, {"run": "demo"}).config.teacher.model == "t"
+    assert "concurrency" not in load_stage("eval", path, {"run": "demo"}).config.pacing.model_fields_set
 
 
 def test_a_file_holding_just_the_table(tmp_path):
