@@ -5,7 +5,7 @@ stage's table, with the command's flags on top (distill/config_files.py).
   gets exactly what `distill study` would give it: `[levels]` and `[eval]` inherit `[corpus.teacher]`, `[train]`
   writes under `out`, `[eval]` answers for the study's `name`, and the store is its `db`.
 - Any other file is the stage's table: either a `[corpus]` (`[levels]`, `[split]`, `[train]`, `[eval]`) table in
-  it, or, when it has none, the whole file.
+  it, or, when it has none, the whole file. For `distill ingest`, its `[[inputs]]` entries.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from distill.config_files import FLAGS, M, merged, read_toml, table_of, validated
+from distill.config_files import FLAGS, M, merged, read_toml, table_of, validated, with_flags
 from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
 from distill.graphs.levels import LevelsConfig
-from distill.study import StudyConfig, load_study_config
+from distill.study import InputSet, StudyConfig, load_study_config
 from distill.training.config import SplitConfig, TrainConfig
 
 Stage = Literal["corpus", "levels", "split", "train", "eval"]
@@ -74,3 +74,19 @@ def load_stage(stage: Stage, path: Path | None, flags: dict[str, Any]) -> StageC
             values = validated(checked_by, table, path, prefix).model_dump(exclude_unset=True)
     model = STAGE_MODELS[stage]
     return StageConfig(validated(model, merged(values, flags), FLAGS), study)
+
+
+class Inputs(BaseModel):
+    """A file holding `[[inputs]]` entries (as in a study file) and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[InputSet] = Field(min_length=1)
+
+
+def load_inputs(path: Path, flags: dict[str, Any]) -> StageConfig[Inputs]:
+    """The `[[inputs]]` of a study file (or of a file holding only them), each with the flags given on top."""
+    document = read_toml(path)
+    study = load_study_config(path) if is_study(document) and set(document) != {"inputs"} else None
+    inputs = study.inputs if study else validated(Inputs, document, path).inputs
+    return StageConfig(Inputs(inputs=[with_flags(item, flags) for item in inputs]), study)

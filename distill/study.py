@@ -16,6 +16,7 @@ from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
 from distill.graphs.levels import LevelsConfig
 from distill.settings import db_path
+from distill.store.ingest import FieldMapping, IngestLimits
 from distill.store.training import LEVELS
 from distill.training.config import SplitConfig, TrainConfig
 
@@ -48,15 +49,18 @@ class GeneratedSet(BaseModel):
 class InputSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: Path
+    path: Path = Field(description="A problem file, or a folder of them.")
     format: Literal["obryan", "math500", "jsonl", "csv"]
-    source: str | None = None
-    question_field: str = "question"
-    answer_field: str = "answer"
-    id_field: str | None = None
-    skip_invalid: bool = False
-    max_question_chars: int = Field(20_000, gt=0, description="Longer questions are refused at ingest.")
-    max_answer_chars: int = Field(1_000, gt=0, description="Longer answers are refused at ingest.")
+    source: str | None = Field(None, description="Source name (default: the format name).")
+    question_field: str = Field(FieldMapping.question, description="jsonl/csv: the question column.")
+    answer_field: str = Field(FieldMapping.answer, description="jsonl/csv: the answer column.")
+    id_field: str | None = Field(FieldMapping.id, description="jsonl/csv: the id column (none: 'id' if present, "
+                                 "else the row number).")
+    skip_invalid: bool = Field(False, description="Store the valid records; record each invalid one as a reject.")
+    max_question_chars: int = Field(IngestLimits.max_question_chars, gt=0,
+                                    description="Refuse a question longer than this (characters).")
+    max_answer_chars: int = Field(IngestLimits.max_answer_chars, gt=0,
+                                  description="Refuse an answer longer than this (characters).")
     generate: GeneratedSet | None = Field(None, description="Write `path` (JSONL) from the generator first.")
 
     @model_validator(mode="after")
@@ -64,6 +68,17 @@ class InputSet(BaseModel):
         if self.generate is not None and self.format != "jsonl":
             raise ValueError("a generated input set is written as JSONL: use format = \"jsonl\"")
         return self
+
+    def ingest(self, store: Any) -> Any:
+        """Generate the file first if asked, then ingest it (store/ingest); returns the IngestReport."""
+        from distill.store.ingest import ingest
+        from distill.store.ingest.families import write_jsonl
+
+        if self.generate is not None:
+            write_jsonl(self.path, self.generate.count, self.generate.seed, self.generate.families)
+        mapping = FieldMapping(self.question_field, self.answer_field, self.id_field)
+        limits = IngestLimits(self.max_question_chars, self.max_answer_chars)
+        return ingest(store, self.path, self.format, self.source, mapping, self.skip_invalid, limits)
 
 
 class TrainSettings(TrainConfig):
@@ -145,8 +160,6 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     from distill.evaluation.run import evaluate
     from distill.graphs.build import build_corpus, build_levels
     from distill.store import Store
-    from distill.store.ingest import FieldMapping, IngestLimits, ingest
-    from distill.store.ingest.families import write_jsonl
     from distill.training.splits import held_out_test_ids, make_split
     from distill.training.train import train_level
 
@@ -163,11 +176,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
         def ingest_all() -> str:
             counts = []
             for item in config.inputs:
-                if item.generate is not None:
-                    write_jsonl(item.path, item.generate.count, item.generate.seed, item.generate.families)
-                mapping = FieldMapping(item.question_field, item.answer_field, item.id_field)
-                limits = IngestLimits(item.max_question_chars, item.max_answer_chars)
-                report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid, limits)
+                report = item.ingest(store)
                 counts.append(f"{report.source}: {report.inserted} new, {report.unchanged} unchanged")
             return "; ".join(counts)
 

@@ -18,7 +18,7 @@ from distill.commands.options import shown
 from distill.config_files import ConfigError
 from distill.settings import db_path, models_dir
 from distill.stage_configs import STAGE_MODELS, load_stage
-from distill.study import load_study_config
+from distill.study import InputSet, load_study_config
 from tests.support.paths import REPO
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
 
@@ -128,6 +128,22 @@ def test_split_flags_override_the_file_and_unset_flags_do_not(cli, tmp_path):
     assert [tuple(r.values()) for r in rows] == [(0, 0.2, 0.25), (1, 0.2, 0.15)]
 
 
+def test_ingest_takes_the_inputs_of_a_study_file(cli, tmp_path):
+    problems = write(tmp_path / "p.jsonl", '{"q": "What is 1 plus 1?", "a": "2", "id": "1"}\n')
+    entry = f'[[inputs]]\npath = "{problems}"\nformat = "jsonl"\nquestion_field = "q"\nanswer_field = "a"\n'
+    study = write(tmp_path / "s.toml", 'name = "s"\n' + entry)
+    result = cli("ingest", "--config", study, "--source", "mine")
+    assert result.exit_code == 0, result.output
+    assert "into mine from 1 file(s): 1 new" in flat(result.output)
+    assert cli("ingest", "--config", write(tmp_path / "inputs.toml", entry)).exit_code == 0  # just [[inputs]]
+    bad = write(tmp_path / "bad.toml", entry.replace('format = "jsonl"', 'format = "pdf"'))
+    result = cli("ingest", "--config", bad)
+    assert result.exit_code == 2 and f"{bad}: inputs.0.format" in flat(result.output)
+    result = cli("ingest", problems, "--format", "jsonl", "--max-answer-chars", "0")
+    assert result.exit_code == 2 and "command-line flags: max_answer_chars" in flat(result.output)
+    assert cli("ingest", problems).exit_code == 2  # PATH without --format
+
+
 def test_the_store_and_models_dir_come_from_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILL_DB", str(tmp_path / "env.duckdb"))
     monkeypatch.setenv("DISTILL_MODELS_DIR", str(tmp_path / "models"))
@@ -193,3 +209,8 @@ def test_every_stage_command_takes_config_and_restates_no_default():
                 assert stated.group(1) == shown(source, field), f"distill {name} --{option.name}"
     study = {p.name: p for p in commands["study"].params}
     assert study["config_file"].required
+    for option in commands["ingest"].params:
+        if isinstance(option, typer.core.TyperOption) and option.name not in ("db", "config_file"):
+            assert option.default is None, f"distill ingest --{option.name}"
+            if option.name in InputSet.model_fields and option.name != "format":
+                assert option.help.endswith(f"(default {shown(InputSet, option.name)}).")
