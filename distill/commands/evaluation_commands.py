@@ -27,6 +27,8 @@ from distill.models.registry import UnknownModelError
 from distill.output import command_errors, console, errors, print_table
 from distill.stage_configs import load_stage
 from distill.store import Store, StoreError
+from distill.study import load_study_config
+from distill.training.config import TrainConfig
 
 Opt = typer.Option
 SUMMARY_COLUMNS = ("label", "seed", "problems", "correct", "incorrect", "undecided", "truncated", "judged",
@@ -94,15 +96,19 @@ def eval_command(
 
 def report_command(
     run: Annotated[str, Opt("--run", help="The run whose evaluations and training are reported.")],
-    out: Annotated[Path | None, Opt("--out", help="Output folder (default runs/<run>/report).")] = None,
+    config_file: Annotated[Path | None, Opt("--config", help="A study file: its `out` and `db`.")] = None,
+    out: Annotated[Path | None, Opt("--out", help="Output folder (default OUT/<run>/report, OUT the study's "
+                                                  f"`out` or {TrainConfig.model_fields['out_dir'].default}).")] = None,
     db: DbOption = None,
 ) -> None:
     """Write report.md and a self-contained report.html (tables and PNG plots), regenerated from the store."""
     from distill.evaluation.report import build_report
 
-    folder = out or Path("runs") / run / "report"
+    with command_errors("report", (ValueError, OSError), "rerun it"):
+        study = load_study_config(config_file) if config_file else None
+    folder = out or (study.out if study else TrainConfig.model_fields["out_dir"].default) / run / "report"
     try:
-        with Store(db_path(db), read_only=True) as store:
+        with Store(db_path(db, study and study.db), read_only=True) as store:
             report = build_report(store, run, folder)
     except duckdb.CatalogException as exc:
         errors.print(f"[red]report failed:[/red] the store has no evaluation tables ({exc}): run `distill eval` first",
