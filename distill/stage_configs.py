@@ -20,6 +20,7 @@ from distill.config_files import FLAGS, M, merged, read_toml, table_of, validate
 from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
 from distill.graphs.levels import LevelsConfig
+from distill.settings import db_path
 from distill.study import InputSet, StudyConfig, load_study_config
 from distill.training.config import SplitConfig, TrainConfig
 
@@ -41,8 +42,6 @@ class StageConfig(Generic[M]):
 
     def db(self, flag: Path | None) -> Path:
         """--db, else the study file's `db`, else $DISTILL_DB, else ./distill.duckdb."""
-        from distill.settings import db_path
-
         return db_path(flag, self.study.db if self.study else None)
 
 

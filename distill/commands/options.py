@@ -13,7 +13,8 @@ from distill.graphs.runner import Pacing
 from distill.output import OutputFormat
 from distill.settings import Settings, db_path
 
-__all__ = ["ConfigOption", "DbOption", "FormatOption", "about", "db_path", "pacing_flags"]
+__all__ = ["ConcurrencyOption", "ConfigOption", "DbOption", "FormatOption", "RpmOption", "TokenBudgetOption",
+           "TpmOption", "about", "db_path", "pacing_flags", "sampling_flags", "shown"]
 
 
 def about(model: type[BaseModel], field: str, text: str | None = None) -> str:
