@@ -54,7 +54,7 @@ def measure(problems: int, concurrency: int, latency: float) -> float:
         with Store(db) as store:
             ingest(store, source, "jsonl", source="sums")
             endpoint = EndpointConfig(base_url=base_url, model="bench")
-            config = CorpusConfig(teacher=endpoint, concurrency=concurrency)
+            config = CorpusConfig(teacher=endpoint, pacing={"concurrency": concurrency})
             solver, critic = make_role("solver", endpoint, config), make_role("critic", endpoint, config)
             started = time.perf_counter()
             tally = asyncio.run(run_corpus(store, "bench", config, solver, critic))

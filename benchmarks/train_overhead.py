@@ -45,9 +45,9 @@ OURS = """
 import sys
 from pathlib import Path
 from distill.store import Store
-from distill.training.config import load_train_config
+from distill.stage_configs import load_stage
 from distill.training.train import train_level
-config = load_train_config(Path(sys.argv[2]))
+config = load_stage("train", Path(sys.argv[2]), {}).config
 with Store(sys.argv[1]) as store:
     train_level(store, sys.argv[3], sys.argv[4], config, restart=True, allow_leaks=True, log=lambda line: None)
 """

@@ -4,26 +4,27 @@ ingest -> corpus -> levels -> split -> train (levels x seeds) -> evaluate -> rep
 from __future__ import annotations
 
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from distill.evaluation.config import EvalConfig
+from distill.config_files import ConfigError, read_toml, validated, with_flags
+from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
 from distill.graphs.levels import LevelsConfig
+from distill.settings import db_path
+from distill.store.ingest import FieldMapping, IngestLimits
 from distill.store.training import LEVELS
-from distill.training.config import TrainConfig
+from distill.training.config import SplitConfig, TrainConfig
 
 Log = Callable[[str], None]
 STAGES = ("ingest", "corpus", "levels", "split", "train", "eval", "report")
 
 
-class StudyConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the key."""
+StudyConfigError = ConfigError  # the name callers knew
 
 
 class GeneratedSet(BaseModel):
@@ -48,15 +49,18 @@ class GeneratedSet(BaseModel):
 class InputSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: Path
+    path: Path = Field(description="A problem file, or a folder of them.")
     format: Literal["obryan", "math500", "jsonl", "csv"]
-    source: str | None = None
-    question_field: str = "question"
-    answer_field: str = "answer"
-    id_field: str | None = None
-    skip_invalid: bool = False
-    max_question_chars: int = Field(20_000, gt=0, description="Longer questions are refused at ingest.")
-    max_answer_chars: int = Field(1_000, gt=0, description="Longer answers are refused at ingest.")
+    source: str | None = Field(None, description="Source name (default: the format name).")
+    question_field: str = Field(FieldMapping.question, description="jsonl/csv: the question column.")
+    answer_field: str = Field(FieldMapping.answer, description="jsonl/csv: the answer column.")
+    id_field: str | None = Field(FieldMapping.id, description="jsonl/csv: the id column (none: 'id' if present, "
+                                 "else the row number).")
+    skip_invalid: bool = Field(False, description="Store the valid records; record each invalid one as a reject.")
+    max_question_chars: int = Field(IngestLimits.max_question_chars, gt=0,
+                                    description="Refuse a question longer than this (characters).")
+    max_answer_chars: int = Field(IngestLimits.max_answer_chars, gt=0,
+                                  description="Refuse an answer longer than this (characters).")
     generate: GeneratedSet | None = Field(None, description="Write `path` (JSONL) from the generator first.")
 
     @model_validator(mode="after")
@@ -65,14 +69,16 @@ class InputSet(BaseModel):
             raise ValueError("a generated input set is written as JSONL: use format = \"jsonl\"")
         return self
 
+    def ingest(self, store: Any) -> Any:
+        """Generate the file first if asked, then ingest it (store/ingest); returns the IngestReport."""
+        from distill.store.ingest import ingest
+        from distill.store.ingest.families import write_jsonl
 
-class SplitSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int = 0
-    valid: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.2, gt=0, lt=1)
-    allow_leaks: bool = False
+        if self.generate is not None:
+            write_jsonl(self.path, self.generate.count, self.generate.seed, self.generate.families)
+        mapping = FieldMapping(self.question_field, self.answer_field, self.id_field)
+        limits = IngestLimits(self.max_question_chars, self.max_answer_chars)
+        return ingest(store, self.path, self.format, self.source, mapping, self.skip_invalid, limits)
 
 
 class TrainSettings(TrainConfig):
@@ -94,28 +100,28 @@ class StudyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="The run name every stage uses.")
-    db: Path = Field(Path("distill.duckdb"), description="The store.")
-    out: Path = Field(Path("runs"), description="Exports, adapters and the report go under OUT/<name>/.")
+    db: Path | None = Field(None, description="The store; None: --db, else $DISTILL_DB, else ./distill.duckdb.")
+    out: Path = Field(TrainConfig.model_fields["out_dir"].default,
+                      description="Exports, adapters and the report go under OUT/<name>/.")
     inputs: list[InputSet] = Field(min_length=1)
     corpus: CorpusConfig = CorpusConfig()
     levels: LevelsConfig = LevelsConfig()
-    split: SplitSettings = SplitSettings()
+    split: SplitConfig = SplitConfig()
     train: TrainSettings = TrainSettings()
-    eval: dict[str, Any] = Field(default_factory=dict, description="EvalConfig fields other than `run`.")
+    eval: EvalSettings = Field(EvalSettings(), description="EvalConfig without `run`: the study's name is the run.")
 
     @model_validator(mode="after")
     def _one_teacher(self) -> StudyConfig:
         """A [corpus.teacher] is also the compressor and the evaluated teacher unless those are given."""
-        if "run" in self.eval:
-            raise ValueError("[eval] takes no `run`: the study's `name` is the run")
         if self.corpus.teacher is not None and self.levels.compressor is None:
             self.levels = self.levels.model_copy(update={"compressor": self.corpus.teacher})
-        self.eval_config()
         return self
 
     def eval_config(self) -> EvalConfig:
-        teacher = {"teacher": self.corpus.teacher} if self.corpus.teacher and "teacher" not in self.eval else {}
-        return EvalConfig(run=self.name, **teacher, **self.eval)
+        values = self.eval.model_dump(exclude_unset=True)  # keeps which pacing keys were given
+        if self.corpus.teacher is not None and "teacher" not in self.eval.model_fields_set:
+            values["teacher"] = self.corpus.teacher
+        return EvalConfig(run=self.name, **values)
 
     def train_config(self) -> TrainConfig:
         return self.train.for_training().model_copy(update={"out_dir": self.out})
@@ -123,21 +129,16 @@ class StudyConfig(BaseModel):
     def report_dir(self) -> Path:
         return self.out / self.name / "report"
 
+    def store_path(self, flag: Path | None = None) -> Path:
+        """--db, else this file's `db`, else $DISTILL_DB, else ./distill.duckdb."""
+        return db_path(flag, self.db)
+
 
 def load_study_config(path: Path, overrides: dict[str, Any] | None = None) -> StudyConfig:
-    """The TOML file (relative paths in it are relative to the current directory), validated."""
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise StudyConfigError(f"{path}: no such config file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyConfigError(f"{path}: not valid TOML: {exc}") from exc
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return StudyConfig(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
-        raise StudyConfigError(f"{path}: {problems}") from exc
+    """The TOML file (relative paths in it are relative to the current directory), validated; `overrides` (flags,
+    None = not given) on top. Errors name the file, or the flags, and the key."""
+    config = validated(StudyConfig, read_toml(path), path)
+    return with_flags(config, overrides or {})
 
 
 @dataclass
@@ -159,14 +160,12 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     from distill.evaluation.run import evaluate
     from distill.graphs.build import build_corpus, build_levels
     from distill.store import Store
-    from distill.store.ingest import FieldMapping, IngestLimits, ingest
-    from distill.store.ingest.families import write_jsonl
     from distill.training.splits import held_out_test_ids, make_split
     from distill.training.train import train_level
 
     result = StudyResult(report_dir=config.report_dir())
     bar = progress or (lambda title: nullcontext(None))
-    with Store(config.db) as store:
+    with Store(config.store_path()) as store:
         def stage(name: str, work: Callable[[], str]) -> None:
             started = time.perf_counter()
             log(f"== {name}")
@@ -177,11 +176,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
         def ingest_all() -> str:
             counts = []
             for item in config.inputs:
-                if item.generate is not None:
-                    write_jsonl(item.path, item.generate.count, item.generate.seed, item.generate.families)
-                mapping = FieldMapping(item.question_field, item.answer_field, item.id_field)
-                limits = IngestLimits(item.max_question_chars, item.max_answer_chars)
-                report = ingest(store, item.path, item.format, item.source, mapping, item.skip_invalid, limits)
+                report = item.ingest(store)
                 counts.append(f"{report.source}: {report.inserted} new, {report.unchanged} unchanged")
             return "; ".join(counts)
 

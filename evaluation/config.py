@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 Kind = Literal["base", "teacher", "student"]
 
 
-class EvalConfig(BaseModel):
+class EvalSettings(BaseModel):
+    """How to evaluate: a study's `[eval]` table (the run is the study's name)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    run: str = Field(description="The corpus run whose held-out test split is answered (and the report's run).")
     models: str = Field("base,teacher,student", description="base, teacher, student[:RUN[/LEVEL]], comma-separated.")
-    split: Literal["test", "math500"] = "test"
+    split: Literal["test", "math500"] = Field("test", description="test: the run's held-out split; math500: "
+                                              "ingested MATH-500.")
     split_seed: int = Field(0, description="test: the split set; math500: the sampling seed.")
     seeds: list[int] | None = Field(None, description="Training seeds of the student adapters; None: all kept ones.")
     max_tokens: int = Field(1024, ge=1, description="Per answer; an answer cut here is truncated, never graded.")
@@ -31,6 +33,12 @@ class EvalConfig(BaseModel):
         None, description="LLM judge for what the rule cannot decide; 'local': the local default teacher.")
     pacing: Pacing = Pacing()
     restart: bool = Field(False, description="Drop stored answers of evaluations whose settings changed.")
+
+
+class EvalConfig(EvalSettings):
+    """What `distill eval` evaluates: the settings and the corpus run."""
+
+    run: str = Field(description="The corpus run whose held-out test split is answered (and the report's run).")
 
 
 @dataclass(frozen=True)

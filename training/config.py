@@ -1,13 +1,27 @@
-"""The training configuration: a pydantic model (unknown keys are errors), from a TOML file's [train] table
-with CLI overrides on top. The resolved config is stored with every training run."""
+"""The split and training configurations: pydantic models (unknown keys are errors), the only place their defaults
+live; TOML tables and CLI flags are overrides through them (distill/config_files.py). The resolved training
+config is stored with every training run."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SplitConfig(BaseModel):
+    """How a run's problems are split (`distill split`, a study's `[split]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="The split seed (training seeds never change the split).")
+    valid: float = Field(0.1, gt=0, lt=1, description="Fraction of the problems with training text (outside "
+                         "test) held for validation.")
+    test: float = Field(0.1, gt=0, lt=1, description="Fraction of all active problems of the run's sources held "
+                        "out for test.")
+    allow_leaks: bool = Field(False, description="Export and train even when training questions overlap held-out "
+                              "ones.")
 
 
 class LoraParameters(BaseModel):
@@ -71,20 +85,3 @@ class TrainConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """The part that decides results: a resume with a different identity is refused."""
         return self.model_dump(mode="json", exclude=set(self.RESUMABLE_FIELDS))
-
-
-def load_train_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """The [train] table of a TOML file (or the whole file when it has none), with non-None overrides on top.
-    Nested tables merge: `{"lora": {"rank": 16}}` keeps the file's other LoRA settings."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        values = dict(document.get("train", document))
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, dict) and isinstance(values.get(key), dict):
-            values[key] = {**values[key], **{k: v for k, v in value.items() if v is not None}}
-        else:
-            values[key] = value
-    return TrainConfig(**values)

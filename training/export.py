@@ -23,7 +23,7 @@ from distill.agents.student import training_example
 from distill.store import Store, StoreError
 from distill.store import training as db
 from distill.training.contamination import Leak, leak_summary
-from distill.training.splits import check_contamination, make_split
+from distill.training.splits import DEFAULT, check_contamination, make_split
 
 SPLITS = ("train", "valid", "test")
 
@@ -60,8 +60,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_level(store: Store, run_name: str, level: str = "R1", split_seed: int = 0, *, out_dir: Path = Path("runs"),
-                 allow_leaks: bool = False, valid: float = 0.1, test: float = 0.1) -> ExportResult:
+def export_level(store: Store, run_name: str, level: str = "R1", split_seed: int = DEFAULT.seed, *,
+                 out_dir: Path = Path("runs"), allow_leaks: bool = False, valid: float = DEFAULT.valid,
+                 test: float = DEFAULT.test) -> ExportResult:
     """Write train/valid/test JSONL for (run, split seed, level); makes the split set first if there is none
     (with `valid`/`test`). Reuses the latest export record when the files come out identical."""
     created_split = db.split_set(store, run_name, split_seed) is None

@@ -25,7 +25,10 @@ from typing import Any
 
 from distill.store import Store, StoreError
 from distill.store import training as db
+from distill.training.config import SplitConfig
 from distill.training.contamination import Leak, find_leaks
+
+DEFAULT = SplitConfig()  # the defaults of `valid` and `test` live in the model
 
 
 @dataclass
@@ -166,8 +169,8 @@ def check_contamination(store: Store, rows: Sequence[dict[str, Any]]) -> list[Le
     return find_leaks(training, held_out, "test") + find_leaks(training, db.math500_questions(store), "math500")
 
 
-def make_split(store: Store, run_name: str, split_seed: int = 0, *, valid: float = 0.1, test: float = 0.1,
-               force: bool = False) -> SplitResult:
+def make_split(store: Store, run_name: str, split_seed: int = DEFAULT.seed, *, valid: float = DEFAULT.valid,
+               test: float = DEFAULT.test, force: bool = False) -> SplitResult:
     """Split a corpus run (or redo its split set) and store it with its contamination report.
 
     Redoing a split set may move problems between train, valid and unused (the corpus grew) but never changes

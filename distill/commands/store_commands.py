@@ -8,44 +8,55 @@ from typing import Annotated
 
 import typer
 
-from distill.commands.options import DbOption, FormatOption, db_path
+from distill.commands.options import DbOption, FormatOption, about, db_path
+from distill.config_files import FLAGS, merged, validated
 from distill.output import OutputFormat, command_errors, console, errors, print_table
+from distill.stage_configs import load_inputs
 from distill.store import Store, StoreError
-from distill.store.ingest import FORMATS, FieldMapping, IngestError, IngestFailed, IngestLimits, ingest
+from distill.store.ingest import FORMATS, IngestError, IngestFailed, IngestReport
 from distill.store.queries import problem_counts, read_only_sql, reject_counts
+from distill.study import InputSet
 
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
 
 
 def ingest_command(
-    path: Annotated[Path, typer.Argument(help="A problem file, or a folder of them.")],
-    input_format: Annotated[InputFormat, typer.Option("--format", help="The file format.")],
-    source: Annotated[str | None, typer.Option(help="Source name (default: the format name).")] = None,
-    question_field: Annotated[str, typer.Option(help="jsonl/csv: the question column.")] = "question",
-    answer_field: Annotated[str, typer.Option(help="jsonl/csv: the answer column.")] = "answer",
-    id_field: Annotated[
-        str | None, typer.Option(help="jsonl/csv: the id column (default: 'id' if present, else the row number).")
-    ] = None,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Store the valid records; record each invalid one as a reject.")
-    ] = False,
-    max_question_chars: Annotated[
-        int, typer.Option(min=1, help="Refuse a question longer than this (characters).")
-    ] = IngestLimits.max_question_chars,
-    max_answer_chars: Annotated[
-        int, typer.Option(min=1, help="Refuse an answer longer than this (characters).")
-    ] = IngestLimits.max_answer_chars,
+    path: Annotated[Path | None, typer.Argument(help="A problem file, or a folder of them.")] = None,
+    input_format: Annotated[InputFormat | None, typer.Option("--format", help="The file format.")] = None,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="A study file (or a file of [[inputs]] entries): ingest every entry, generating first "
+                         "where asked; flags given override each entry.")] = None,
+    source: Annotated[str | None, typer.Option(help=about(InputSet, "source"))] = None,
+    question_field: Annotated[str | None, typer.Option(help=about(InputSet, "question_field"))] = None,
+    answer_field: Annotated[str | None, typer.Option(help=about(InputSet, "answer_field"))] = None,
+    id_field: Annotated[str | None, typer.Option(help=about(InputSet, "id_field"))] = None,
+    skip_invalid: Annotated[bool | None, typer.Option("--skip-invalid", help=about(InputSet, "skip_invalid"))
+                            ] = None,
+    max_question_chars: Annotated[int | None, typer.Option(help=about(InputSet, "max_question_chars"))] = None,
+    max_answer_chars: Annotated[int | None, typer.Option(help=about(InputSet, "max_answer_chars"))] = None,
     db: DbOption = None,
 ) -> None:
     """Ingest problems into the store (idempotent; changes are recorded as updates)."""
-    mapping = FieldMapping(question=question_field, answer=answer_field, id=id_field)
-    limits = IngestLimits(max_question_chars, max_answer_chars)
-    try:
-        with Store(db_path(db)) as store:
-            report = ingest(store, path, input_format.value, source, mapping, skip_invalid, limits)
-    except (IngestFailed, IngestError, StoreError, ValueError) as exc:
-        errors.print(f"[red]ingest failed:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from exc
+    flags = {"source": source, "question_field": question_field, "answer_field": answer_field, "id_field": id_field,
+             "skip_invalid": skip_invalid, "max_question_chars": max_question_chars,
+             "max_answer_chars": max_answer_chars}
+    with command_errors("ingest", (IngestFailed, IngestError, StoreError, ValueError, OSError), "rerun it"):
+        if config_file is not None:
+            if path is not None or input_format is not None:
+                raise ValueError("give PATH and --format, or --config, not both")
+            loaded = load_inputs(config_file, flags)
+            inputs, store_path = loaded.config.inputs, loaded.db(db)
+        elif path is None or input_format is None:
+            raise ValueError("give PATH and --format (or --config FILE with [[inputs]])")
+        else:
+            inputs = [validated(InputSet, merged({"path": path, "format": input_format.value}, flags), FLAGS)]
+            store_path = db_path(db)
+        with Store(store_path) as store:
+            for item in inputs:
+                print_report(item.ingest(store))
+
+
+def print_report(report: IngestReport) -> None:
     console.print(
         f"ingest #{report.ingest_id} into [bold]{report.source}[/bold] from {len(report.files)} file(s): "
         f"{report.inserted} new, {report.updated} updated, {report.unchanged} unchanged, "

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from distill.commands.options import DbOption, FormatOption, db_path
+from distill.commands.options import ConfigOption, DbOption, FormatOption, about, db_path
 from distill.models.registry import UnknownModelError
 from distill.output import OutputFormat, command_errors, console, errors, print_table
+from distill.stage_configs import load_stage
 from distill.store import Store, StoreError
 from distill.store.queries import read_only_sql
-from distill.training.config import load_train_config
+from distill.training.config import SplitConfig, TrainConfig
 from distill.training.contamination import leak_summary
 from distill.training.export import ContaminationError, export_level
 from distill.training.memory import InsufficientMemory
@@ -22,28 +22,26 @@ from distill.training.splits import make_split
 Opt = typer.Option
 RunOption = Annotated[str, Opt("--run", help="The corpus run.")]
 LevelOption = Annotated[str, Opt("--level", help="Reasoning level R1..R6 (R1: the accepted reasoning).")]
-SplitSeedOption = Annotated[int | None, Opt("--split-seed", help="Which split set (default 0).")]
-AllowLeaksOption = Annotated[bool, Opt("--allow-leaks", help="Export even when training questions overlap "
-                                                             "held-out ones.")]
+AllowLeaksOption = Annotated[bool | None, Opt("--allow-leaks", help=about(SplitConfig, "allow_leaks"))]
 
 
 def split_command(
     run: RunOption,
-    seed: Annotated[int, Opt("--seed", help="Split seed (training seeds never change the split).")] = 0,
-    valid: Annotated[float, Opt(help="Fraction of the problems with training text (outside test) for valid.")] = 0.1,
-    test: Annotated[float, Opt(help="Fraction of all active problems of the run's sources held out.")] = 0.1,
+    config_file: ConfigOption = None,
+    seed: Annotated[int | None, Opt("--seed", help=about(SplitConfig, "seed"))] = None,
+    valid: Annotated[float | None, Opt(help=about(SplitConfig, "valid"))] = None,
+    test: Annotated[float | None, Opt(help=about(SplitConfig, "test"))] = None,
     force: Annotated[bool, Opt("--force", help="Replace an existing split set even if its test set changes.")] = False,
     db: DbOption = None,
 ) -> None:
     """Split a corpus run's problems into train/valid/test (by problem, clusters kept together, stratified)."""
-    try:
-        with Store(db_path(db)) as store:
-            result = make_split(store, run, seed, valid=valid, test=test, force=force)
-    except (StoreError, ValueError) as exc:
-        errors.print(f"[red]split failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+    with command_errors("split", (StoreError, ValueError), "nothing was changed"):
+        loaded = load_stage("split", config_file, {"seed": seed, "valid": valid, "test": test})
+        s = loaded.config
+        with Store(loaded.db(db)) as store:
+            result = make_split(store, run, s.seed, valid=s.valid, test=s.test, force=force)
     counts = result.counts
-    console.print(f"run {run} split seed {seed} ({', '.join(result.sources)}): {counts['train']} train, "
+    console.print(f"run {run} split seed {s.seed} ({', '.join(result.sources)}): {counts['train']} train, "
                   f"{counts['valid']} valid, {counts['test']} test, {counts['unused']} unused (no text)"
                   f"{' (replaced the earlier split set; same test set)' if result.replaced else ''}", highlight=False)
     if result.leaks:
@@ -56,20 +54,26 @@ def split_command(
 def export_command(
     run: RunOption,
     level: LevelOption = "R1",
-    split_seed: SplitSeedOption = None,
-    out: Annotated[Path, Opt("--out", help="Output root: OUT/<run>/data/split-<seed>/<level>/.")] = Path("runs"),
-    allow_leaks: AllowLeaksOption = False,
+    config_file: ConfigOption = None,
+    split_seed: Annotated[int | None, Opt("--split-seed", help=about(SplitConfig, "seed", "Which split set"))] = None,
+    out: Annotated[Path | None, Opt("--out", help=about(TrainConfig, "out_dir", "Output root: "
+                                                        "OUT/<run>/data/split-<seed>/<level>/"))] = None,
+    allow_leaks: AllowLeaksOption = None,
     db: DbOption = None,
 ) -> None:
-    """Write mlx-lm chat JSONL (train/valid/test) for one level and record it in the store."""
-    try:
-        with Store(db_path(db)) as store:
-            result = export_level(store, run, level, split_seed or 0, out_dir=out, allow_leaks=allow_leaks)
-    except (StoreError, ValueError, OSError) as exc:
-        errors.print(f"[red]export failed:[/red] {exc}", highlight=False)
-        raise typer.Exit(3 if isinstance(exc, ContaminationError) else 2) from exc
+    """Write mlx-lm chat JSONL (train/valid/test) for one level and record it in the store; makes the split set
+    first (with the config's `valid` and `test`) when there is none."""
+    with command_errors("export", (StoreError, ValueError, OSError), "rerun the same command",
+                        {ContaminationError: 3}):
+        loaded = load_stage("split", config_file, {"seed": split_seed, "allow_leaks": allow_leaks})
+        s = loaded.config
+        out_dir = out or (loaded.study.out if loaded.study else TrainConfig.model_fields["out_dir"].default)
+        with Store(loaded.db(db)) as store:
+            result = export_level(store, run, level, s.seed, out_dir=out_dir, allow_leaks=s.allow_leaks,
+                                  valid=s.valid, test=s.test)
     if result.created_split:
-        console.print(f"made split seed {split_seed or 0} (valid 0.1, test 0.1): `distill split` to choose")
+        console.print(f"made split seed {s.seed} (valid {s.valid}, test {s.test}): `distill split` to choose",
+                      highlight=False)
     console.print(f"export {result.export_id}{' (unchanged)' if result.reused else ''}: {result.rows['train']} train, "
                   f"{result.rows['valid']} valid, {result.rows['test']} test lines from {result.text_source} -> "
                   f"{result.folder}", highlight=False)
@@ -86,34 +90,38 @@ def export_command(
 def train_command(
     run: RunOption,
     level: LevelOption = "R1",
-    seeds: Annotated[str | None, Opt("--seeds", help="Comma-separated training seeds (default 1,2,3).")] = None,
-    iters: Annotated[int | None, Opt(help="Iterations per seed (default 1000).")] = None,
-    config_file: Annotated[Path | None, Opt("--config", help="TOML file with a [train] table.")] = None,
-    model: Annotated[str | None, Opt(help="'student' or an MLX model directory.")] = None,
-    split_seed: SplitSeedOption = None,
-    batch_size: Annotated[int | None, Opt(help="Batch size (default 4).")] = None,
-    learning_rate: Annotated[float | None, Opt(help="Learning rate (default 1e-5).")] = None,
-    steps_per_eval: Annotated[int | None, Opt(help="Validate and checkpoint every N iterations (default 50).")] = None,
-    patience: Annotated[int | None, Opt(help="Early stop after N evaluations without improvement (default 5).")] = None,
-    max_seq_length: Annotated[int | None, Opt(help="Tokens per example (default: the longest, at most 2048).")] = None,
-    out: Annotated[Path | None, Opt("--out", help="Output root (default ./runs).")] = None,
+    config_file: ConfigOption = None,
+    seeds: Annotated[str | None, Opt("--seeds", help=about(TrainConfig, "seeds", "Comma-separated training "
+                                                                                  "seeds"))] = None,
+    iters: Annotated[int | None, Opt(help=about(TrainConfig, "iters", "Iterations per seed"))] = None,
+    model: Annotated[str | None, Opt(help=about(TrainConfig, "model"))] = None,
+    split_seed: Annotated[int | None, Opt("--split-seed", help=about(TrainConfig, "split_seed"))] = None,
+    batch_size: Annotated[int | None, Opt(help=about(TrainConfig, "batch_size"))] = None,
+    learning_rate: Annotated[float | None, Opt(help=about(TrainConfig, "learning_rate"))] = None,
+    steps_per_eval: Annotated[int | None, Opt(help=about(TrainConfig, "steps_per_eval"))] = None,
+    patience: Annotated[int | None, Opt(help=about(TrainConfig, "patience"))] = None,
+    max_seq_length: Annotated[int | None, Opt(help=about(TrainConfig, "max_seq_length", "Tokens per example; "
+                                                         "'auto': the longest, at most max_seq_length_cap"))] = None,
+    out: Annotated[Path | None, Opt("--out", help=about(TrainConfig, "out_dir", "Output root"))] = None,
     restart: Annotated[bool, Opt("--restart", help="Discard existing training runs of these seeds.")] = False,
-    allow_leaks: AllowLeaksOption = False,
+    allow_leaks: AllowLeaksOption = None,
     db: DbOption = None,
 ) -> None:
     """LoRA-train the student on one level, one adapter per seed (best validation kept; resumable)."""
     from distill.training.train import train_level
 
-    failures = (ValidationError, StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError)
+    failures = (StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError)
     with command_errors("train", failures,
                         f"rerun the same command to resume run {run!r} {level} from its last checkpoint",
                         {ContaminationError: 3, InsufficientMemory: 3}):
-        config = load_train_config(config_file, {
+        loaded = load_stage("train", config_file, {
             "seeds": [int(s) for s in seeds.split(",") if s.strip()] if seeds else None, "iters": iters,
             "model": model, "split_seed": split_seed, "batch_size": batch_size, "learning_rate": learning_rate,
             "steps_per_eval": steps_per_eval, "patience": patience, "max_seq_length": max_seq_length, "out_dir": out})
-        with Store(db_path(db)) as store:
-            outcomes = train_level(store, run, level, config, restart=restart, allow_leaks=allow_leaks,
+        study_leaks = loaded.study.split.allow_leaks if loaded.study else SplitConfig().allow_leaks
+        with Store(loaded.db(db)) as store:
+            outcomes = train_level(store, run, level, loaded.config, restart=restart,
+                                   allow_leaks=study_leaks if allow_leaks is None else allow_leaks,
                                    log=lambda line: console.print(line, highlight=False, markup=False))
     rows = [(o.seed, o.status + (" (already)" if o.skipped else ""), o.best_iteration,
              None if o.best_val_loss is None else round(o.best_val_loss, 4), o.last_iteration, round(o.seconds, 1),

@@ -20,7 +20,8 @@ def reject(reason):
 
 
 def build(store, solver, critic, run="r", **settings):
-    config = CorpusConfig(concurrency=settings.pop("concurrency", 1), **settings)
+    pacing = {k: settings.pop(k) for k in ("concurrency", "rpm", "tpm", "token_budget") if k in settings}
+    config = CorpusConfig(pacing={"concurrency": 1, **pacing}, **settings)
     return asyncio.run(run_corpus(store, run, config, solver, critic))
 
 

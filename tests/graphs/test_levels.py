@@ -27,7 +27,8 @@ def corpus(store, tmp_path, run="c"):
     solver = scripted_role("solver", solver_by_question({
         "6 times 7": LONG.format(answer="42"), "10 minus 3": LONG.format(answer="7"),
         "2 to 3": LONG.format(answer="2:3")}))
-    tally = asyncio.run(run_corpus(store, run, CorpusConfig(critic_mode="rule", concurrency=1), solver, None))
+    config = CorpusConfig(critic_mode="rule", pacing={"concurrency": 1})
+    tally = asyncio.run(run_corpus(store, run, config, solver, None))
     assert tally.accepted == 3
 
 

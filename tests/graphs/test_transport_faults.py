@@ -86,7 +86,7 @@ def test_a_build_at_30_percent_empty_bodies_ends_cleanly(tmp_path):
     seed(db, problems)
     with OpenAIServer(arithmetic_teacher, fault_rate=0.3, fault_seed=14) as server:
         config = tmp_path / "faults.toml"
-        config.write_text(f'[corpus]\nmax_attempts = 2\nconcurrency = 8\n[corpus.teacher]\nbase_url = '
+        config.write_text(f'[corpus]\nmax_attempts = 2\npacing = {{ concurrency = 8 }}\n[corpus.teacher]\nbase_url = '
                           f'"{server.base_url}"\nmodel = "scripted"\nmax_retries = 1\n')
         code = "import sys; from distill.cli import main; sys.argv[0] = 'distill'; main()"
         done = subprocess.run([sys.executable, "-c", code, "build", "--run", "faults", "--config", str(config),

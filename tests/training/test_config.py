@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from distill.training.config import TrainConfig, load_train_config
+from distill.training.config import TrainConfig
 from pydantic import ValidationError
+
+from distill.config_files import ConfigError
+from distill.stage_configs import load_stage
+
+
+def load_train_config(path, flags=None):
+    return load_stage("train", path, flags or {}).config
 
 
 def test_unknown_keys_are_errors(tmp_path):
@@ -14,7 +21,7 @@ def test_unknown_keys_are_errors(tmp_path):
         TrainConfig(lora={"rank": 8, "alpha": 16})  # mlx-lm's LoRA takes scale, not alpha
     path = tmp_path / "train.toml"
     path.write_text("[train]\niters = 10\nbatchsize = 2\n")
-    with pytest.raises(ValidationError, match="batchsize"):
+    with pytest.raises(ConfigError, match=f"{path}: train.batchsize: Extra inputs"):
         load_train_config(path)
 
 
