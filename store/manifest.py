@@ -9,7 +9,7 @@ from pathlib import Path
 
 # Packages whose versions decide results; recorded in every run manifest.
 TRACKED_PACKAGES = (
-    "distill", "duckdb", "langgraph", "langchain-core", "openai",
+    "distill", "duckdb", "langgraph", "langchain-core", "openai", "aiolimiter",
     "math-verify", "mlx", "mlx-lm", "transformers", "gguf", "llama-cpp-python",
 )
 
