@@ -13,6 +13,7 @@ from distill.agents.critic import CriticReading, CriticVerdict, critic_messages,
 from distill.agents.equivalence import Verdict, check_answer
 from distill.agents.solver import FEEDBACK, read_solution, solver_messages
 from distill.graphs.calls import Caller, Role, call_key, usage
+from distill.graphs.offload import off_loop
 from distill.store.rows import AttemptRow, CorpusRow, OutcomeRow, Row, VerdictRow
 from distill.store.writer import AsyncWriter
 
@@ -61,7 +62,7 @@ class CorpusNodes:
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
         it is simply recomputed if a crash comes first."""
-        result = check_answer(state["answer"], state["truth"], state["question"])
+        result = await off_loop(check_answer, state["answer"], state["truth"], state["question"])
         return {"rule": result.verdict.value, "rule_reason": result.reason, "rule_compared": result.predicted}
 
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:

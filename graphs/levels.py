@@ -31,6 +31,7 @@ from distill.agents.compressor import (
 )
 from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from distill.graphs.calls import Caller, Role, usage
+from distill.graphs.offload import off_loop
 from distill.graphs.runner import Pacing, Stage, Tally, run_stage
 from distill.store import Store
 from distill.store.corpus import register_run, set_run_status
@@ -111,8 +112,8 @@ class LevelNodes:
             messages = compressor_messages(self.compressor.prompt, state["question"], state["base_text"],
                                            state["answer"], level, target, state["feedback"])
             completion = await self.call(self.compressor, messages, key, state["problem_id"], attempt)
-            result = read_compression(completion, state["truth"], state["base_words"], level, self.floor(state),
-                                      instruction_text(messages))
+            result = await off_loop(read_compression, completion, state["truth"], state["base_words"], level,
+                                    self.floor(state), instruction_text(messages))
             row = LevelAttemptRow(
                 call_key=key, run_name=self.corpus_run, problem_id=state["problem_id"], level=level, attempt=attempt,
                 model=self.compressor.model, params=self.compressor.params,
