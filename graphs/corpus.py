@@ -6,7 +6,10 @@
 
 A failed attempt (cut off, empty, no final answer) goes straight to decide. In critic mode `rule` there is no
 critique; in `llm` the critic decides; in `cascade` the rule decides when it can and the critic otherwise.
-Node bodies live in graphs/corpus_nodes.py.
+
+The graph is built here, at import, without a store or clients: `graph` can be drawn (`distill graph corpus`),
+tested alone and loaded by LangGraph tooling. A run compiles `builder` with its checkpointer and invokes it with
+its `CorpusNodes` as the context (LangGraph's `Runtime`); node bodies live in graphs/corpus_nodes.py.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, TypedDict
 
 from distill.graphs.corpus_nodes import CorpusNodes
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 
 class CorpusState(TypedDict, total=False):
@@ -35,20 +39,45 @@ class CorpusState(TypedDict, total=False):
     reason: str | None
 
 
-def build_corpus_graph(nodes: CorpusNodes, checkpointer: Any = None):
-    graph = StateGraph(CorpusState)
-    graph.add_node("solve", nodes.solve)
-    graph.add_node("check", nodes.check)
-    graph.add_node("critique", nodes.critique)
-    graph.add_node("decide", nodes.decide)
-    graph.add_edge(START, "solve")
-    graph.add_conditional_edges("solve", lambda s: "check" if s["attempt_status"] == "ok" else "decide",
-                                ["check", "decide"])
-    graph.add_conditional_edges("check", lambda s: "decide" if nodes.critic is None else "critique",
-                                ["critique", "decide"])
-    graph.add_edge("critique", "decide")
-    graph.add_conditional_edges("decide", lambda s: END if s.get("outcome") else "solve", ["solve", END])
-    return graph.compile(checkpointer=checkpointer)
+async def solve(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
+    return await runtime.context.solve(state)
+
+
+async def check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
+    return await runtime.context.check(state)
+
+
+async def critique(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
+    return await runtime.context.critique(state)
+
+
+async def decide(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
+    return await runtime.context.decide(state)
+
+
+def after_solve(state: CorpusState) -> str:
+    return "check" if state["attempt_status"] == "ok" else "decide"
+
+
+def after_check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> str:
+    return "decide" if runtime.context.critic is None else "critique"
+
+
+def after_decide(state: CorpusState) -> str:
+    return END if state.get("outcome") else "solve"
+
+
+builder = StateGraph(CorpusState, context_schema=CorpusNodes)
+builder.add_node("solve", solve)
+builder.add_node("check", check)
+builder.add_node("critique", critique)
+builder.add_node("decide", decide)
+builder.add_edge(START, "solve")
+builder.add_conditional_edges("solve", after_solve, ["check", "decide"])
+builder.add_conditional_edges("check", after_check, ["critique", "decide"])
+builder.add_edge("critique", "decide")
+builder.add_conditional_edges("decide", after_decide, ["solve", END])
+graph = builder.compile()
 
 
 def initial_state(problem: dict[str, Any]) -> CorpusState:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill.graphs import corpus
 from distill.graphs.calls import Caller, Role
 from distill.graphs.config import CorpusConfig
-from distill.graphs.corpus import build_corpus_graph, initial_state
 from distill.graphs.corpus_nodes import CorpusNodes
-from distill.graphs.runner import Stage, Tally, run_stage
+from distill.graphs.runner import Tally, run_stage
 from distill.store import Store
 from distill.store.corpus import finished_problem_ids, problems_to_build, register_run, set_run_status, tokens_spent
 from distill.store.manifest import distill_version, git_sha, package_versions
 from distill.store.rows import OutcomeRow, Row
 
 
-class CorpusStage(Stage):
+class CorpusStage:
+    """One item per problem, keyed by its id; see graphs.runner.Stage."""
+
     outcomes = ("accepted", "abstained", "failed")
+    builder = corpus.builder
 
     def __init__(self, store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
                  exclude: frozenset[str] = frozenset()):
@@ -33,16 +36,18 @@ class CorpusStage(Stage):
         return problems_to_build(self.store, self.run_name, self.config.source, self.config.limit,
                                  self.config.include_duplicates, sorted(self.exclude))
 
+    def item_key(self, item: dict[str, Any]) -> str:
+        return item["problem_id"]
+
     def finished(self) -> set[str]:
         return finished_problem_ids(self.store, self.run_name)
 
-    def graph(self, caller: Caller, checkpointer: Any) -> Any:
-        nodes = CorpusNodes(caller, self.solver, self.critic, self.config.critic_mode, self.config.max_attempts,
-                            self.config.max_tokens_per_problem, min_reasoning_words=self.config.min_reasoning_words)
-        return build_corpus_graph(nodes, checkpointer)
+    def context(self, caller: Caller) -> CorpusNodes:
+        return CorpusNodes(caller, self.solver, self.critic, self.config.critic_mode, self.config.max_attempts,
+                           self.config.max_tokens_per_problem, min_reasoning_words=self.config.min_reasoning_words)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
-        return initial_state(item)
+        return corpus.initial_state(item)
 
     def outcome(self, final_state: dict[str, Any]) -> str:
         return "accepted" if final_state.get("outcome") == "accepted" else "abstained"

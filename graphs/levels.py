@@ -9,7 +9,8 @@ checks in agents/compressor.py. A rewrite that passes them but falls below the n
 is kept as a fallback while the compressor tries again, so that the ladder keeps room for the levels below;
 after `max_attempts` the longest fallback becomes the level, or, with none, the level is recorded as failed with
 the reason (never copied from the level before), and the next level is compressed from the last good one.
-Runs on graphs.runner.
+Runs on graphs.runner; the graph is built at import (`graph`, drawn by `distill graph levels`), and a run invokes
+it with its `LevelNodes` as the context.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from distill.agents.compressor import (
 from distill.agents.endpoints import LOCAL_TEACHER_SAMPLING, EndpointConfig, LocalSampling
 from distill.graphs.calls import Caller, Role, usage
 from distill.graphs.offload import off_loop
-from distill.graphs.runner import Pacing, Stage, Tally, run_stage
+from distill.graphs.runner import Pacing, Tally, run_stage
 from distill.store import Store
 from distill.store.corpus import register_run, set_run_status
 from distill.store.levels import level_tokens_spent, levels_to_build, problems_with_all_levels
 from distill.store.manifest import distill_version, git_sha, package_versions
 from distill.store.rows import LevelAttemptRow, LevelRow, Row
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
 TokenCounter = Callable[[str], int | None]
@@ -153,20 +155,38 @@ class LevelNodes:
         return None if key is None else await self.call.writer.get(LevelAttemptRow, key)
 
 
-def build_levels_graph(nodes: LevelNodes, checkpointer: Any = None):
-    graph = StateGraph(LevelsState)
-    graph.add_node("seed", nodes.seed)
-    graph.add_node("compress", nodes.compress)
-    graph.add_node("decide", nodes.decide)
-    graph.add_edge(START, "seed")
-    graph.add_edge("seed", "compress")
-    graph.add_edge("compress", "decide")
-    graph.add_conditional_edges("decide", lambda s: END if s["level"] == "done" else "compress", ["compress", END])
-    return graph.compile(checkpointer=checkpointer)
+async def seed(state: LevelsState, runtime: Runtime[LevelNodes]) -> dict[str, Any]:
+    return await runtime.context.seed(state)
 
 
-class LevelsStage(Stage):
+async def compress(state: LevelsState, runtime: Runtime[LevelNodes]) -> dict[str, Any]:
+    return await runtime.context.compress(state)
+
+
+async def decide(state: LevelsState, runtime: Runtime[LevelNodes]) -> dict[str, Any]:
+    return await runtime.context.decide(state)
+
+
+def after_decide(state: LevelsState) -> str:
+    return END if state["level"] == "done" else "compress"
+
+
+builder = StateGraph(LevelsState, context_schema=LevelNodes)
+builder.add_node("seed", seed)
+builder.add_node("compress", compress)
+builder.add_node("decide", decide)
+builder.add_edge(START, "seed")
+builder.add_edge("seed", "compress")
+builder.add_edge("compress", "decide")
+builder.add_conditional_edges("decide", after_decide, ["compress", END])
+graph = builder.compile()
+
+
+class LevelsStage:
+    """One item per accepted corpus row, keyed by its problem id; see graphs.runner.Stage."""
+
     outcomes = ("complete", "partial", "failed")
+    builder = builder
 
     def __init__(self, store: Store, corpus_run: str, config: LevelsConfig, compressor: Role,
                  count_tokens: TokenCounter):
@@ -181,6 +201,9 @@ class LevelsStage(Stage):
     def pending(self) -> list[dict[str, Any]]:
         return levels_to_build(self.store, self.corpus_run, self.level_count, self.config.limit)
 
+    def item_key(self, item: dict[str, Any]) -> str:
+        return item["problem_id"]
+
     def finished(self) -> set[str]:
         return problems_with_all_levels(self.store, self.corpus_run, self.level_count)
 
@@ -188,10 +211,9 @@ class LevelsStage(Stage):
     def level_count(self) -> int:
         return LEVELS.index(self.config.up_to) + 1
 
-    def graph(self, caller: Caller, checkpointer: Any) -> Any:
-        nodes = LevelNodes(caller, self.compressor, self.corpus_run, self.config.ratios, self.config.max_attempts,
-                           self.count_tokens, self.config.up_to)
-        return build_levels_graph(nodes, checkpointer)
+    def context(self, caller: Caller) -> LevelNodes:
+        return LevelNodes(caller, self.compressor, self.corpus_run, self.config.ratios, self.config.max_attempts,
+                          self.count_tokens, self.config.up_to)
 
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]:
         return {**item}

@@ -9,11 +9,10 @@ import collections
 import contextlib
 import logging
 import traceback
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiosqlite
 from distill.graphs.calls import Caller, ProblemFailed, Role
@@ -22,6 +21,7 @@ from distill.store import Store
 from distill.store.rows import Row
 from distill.store.writer import AsyncWriter
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Tally:
     tokens: int = 0  # the run's total: tokens stored before this process started, and its own
     tokens_at_start: int = 0
     stopped: str | None = None  # why the run stopped early (budget), None when it ran to the end
-    errors: list[str] = field(default_factory=list)  # "problem: reason" per failed item
+    errors: list[str] = field(default_factory=list)  # "item key: reason" per failed item
     failure_reasons: collections.Counter = field(default_factory=collections.Counter)  # failed items by reason
     faults: collections.Counter = field(default_factory=collections.Counter)  # failed calls (call_errors) by reason
 
@@ -62,35 +62,36 @@ class Tally:
         raise AttributeError(name)
 
 
-class Stage(ABC):
-    """What the runner needs from a stage."""
+@runtime_checkable
+class Stage(Protocol):
+    """What the runner needs from a stage (corpus, levels, an evaluation's teacher or judge). Each work item is
+    named by `item_key`, unique within the run: it names the item's graph thread, `finished` answers in keys, and
+    failures are reported by it. The graph is the stage's module-level `builder` (compiled here with the
+    checkpointer); its nodes get `context(caller)` as LangGraph's runtime context."""
 
     run_name: str
     outcomes: tuple[str, ...]  # the tally's counters; the last one counts failures
-    recursion_limit: int = 64
+    recursion_limit: int
+    builder: StateGraph
 
-    @abstractmethod
     def roles(self) -> list[Role]: ...
 
-    @abstractmethod
     def pending(self) -> list[dict[str, Any]]:
-        """Work items not finished yet (each has a unique 'problem_id')."""
+        """Work items not finished yet."""
 
-    @abstractmethod
+    def item_key(self, item: dict[str, Any]) -> str: ...
+
     def finished(self) -> set[str]:
-        """Items that reached a final outcome (their checkpoints are pruned)."""
+        """Keys of the items that reached a final outcome (their checkpoints are pruned)."""
 
-    @abstractmethod
-    def graph(self, caller: Caller, checkpointer: AsyncSqliteSaver) -> Any: ...
+    def context(self, caller: Caller) -> Any:
+        """What the graph's nodes run with: the calls, the roles and settings."""
 
-    @abstractmethod
     def initial_state(self, item: dict[str, Any]) -> dict[str, Any]: ...
 
-    @abstractmethod
     def outcome(self, final_state: dict[str, Any]) -> str:
         """One of `outcomes`, for the tally."""
 
-    @abstractmethod
     def failure(self, item: dict[str, Any], reason: str) -> list[Row]:
         """Rows that record a failed item (the next run retries it)."""
 
@@ -110,8 +111,8 @@ async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
         yield AsyncSqliteSaver(conn)
 
 
-def thread_id(run_name: str, problem_id: str) -> str:
-    return f"{run_name}::{problem_id}"
+def thread_id(run_name: str, item_key: str) -> str:
+    return f"{run_name}::{item_key}"
 
 
 async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: int = 0,
@@ -128,14 +129,15 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     try:
         async with open_checkpointer(checkpoint_path(store)) as saver:
             await _prune_finished(saver, stage)
-            graph = stage.graph(caller, saver)
+            graph = stage.builder.compile(checkpointer=saver)
+            context = stage.context(caller)
             gate = asyncio.Semaphore(pacing.concurrency)
 
             async def one(item: dict[str, Any]) -> None:
                 async with gate:
                     if tally.stopped:
                         return
-                    await _run_item(graph, saver, stage, writer, item, tally)
+                    await _run_item(graph, context, saver, stage, writer, item, tally)
                     tally.tokens = limits.spent
                     notify(tally)
 
@@ -148,21 +150,22 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     return tally
 
 
-async def _run_item(graph, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncWriter, item: dict[str, Any],
-                    tally: Tally) -> None:
-    tid = thread_id(stage.run_name, item["problem_id"])
+async def _run_item(graph, context: Any, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncWriter,
+                    item: dict[str, Any], tally: Tally) -> None:
+    key = stage.item_key(item)
+    tid = thread_id(stage.run_name, key)
     config = {"recursion_limit": stage.recursion_limit, "configurable": {"thread_id": tid}}
     failed = stage.outcomes[-1]
     try:
         snapshot = await graph.aget_state(config)
-        final = await graph.ainvoke(None if snapshot.next else stage.initial_state(item), config)
+        final = await graph.ainvoke(None if snapshot.next else stage.initial_state(item), config, context=context)
     except BudgetExhausted as exc:
         tally.stopped = str(exc)
         return  # the thread keeps its checkpoint: a rerun with a larger budget resumes it
     except ProblemFailed as exc:
         reason, short = f"endpoint: {exc}", exc.reason
     except Exception as exc:  # a bug must not sink a long run: record it, show it, carry on
-        log.error("%s: %s", item["problem_id"], traceback.format_exc())
+        log.error("%s: %s", key, traceback.format_exc())
         reason, short = f"internal error: {type(exc).__name__}: {exc}", "internal error"
     else:
         tally.counts[stage.outcome(final)] += 1
@@ -171,7 +174,7 @@ async def _run_item(graph, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncW
     await writer.insert(*stage.failure(item, reason))
     tally.counts[failed] += 1
     tally.failure_reasons[short] += 1
-    tally.errors.append(f"{item['problem_id']}: {reason}")
+    tally.errors.append(f"{key}: {reason}")
 
 
 async def _prune_finished(saver: AsyncSqliteSaver, stage: Stage) -> None:
