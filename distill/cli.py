@@ -7,6 +7,7 @@ import typer
 import distill.commands.evaluation_commands as evaluation_commands
 from distill.commands import (
     corpus_commands,
+    graph_commands,
     levels_commands,
     model_commands,
     store_commands,
@@ -23,6 +24,7 @@ model_commands.register(app)
 training_commands.register(app)
 study_commands.register(app)
 evaluation_commands.register(app)
+graph_commands.register(app)
 
 
 def main() -> None:
