@@ -87,11 +87,11 @@ def test_a_flag_error_names_the_flags_and_the_key():
 
 
 BAD = {  # a study file with one bad key in the table the command reads
-    "build": ("max_attempts = 2", "max_attempts = 99", "corpus.max_attempts"),
+    "build": ("max_attempts = 3", "max_attempts = 99", "corpus.max_attempts"),
     "levels": ('up_to = "R3"', 'up_to = "R7"', "levels.up_to"),
     "split": ("valid = 0.1", "valid = 1.5", "split.valid"),
     "export": ("valid = 0.1", "valid = 1.5", "split.valid"),
-    "train": ("iters = 40", "iter = 40", "train.iter"),
+    "train": ("iters = 30", "iter = 30", "train.iter"),
     "eval": ("batch_size = 35", "batch_size = 0", "eval.batch_size"),
     "study": ("max_tokens = 128", "max_tokenz = 128", "eval.max_tokenz"),
     "report": ("max_tokens = 128", "max_tokenz = 128", "eval.max_tokenz"),
