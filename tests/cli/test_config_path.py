@@ -91,7 +91,7 @@ BAD = {  # a study file with one bad key in the table the command reads
     "levels": ('up_to = "R3"', 'up_to = "R7"', "levels.up_to"),
     "split": ("valid = 0.1", "valid = 1.5", "split.valid"),
     "export": ("valid = 0.1", "valid = 1.5", "split.valid"),
-    "train": ("iters = 24", "iter = 24", "train.iter"),
+    "train": ("iters = 30", "iter = 30", "train.iter"),
     "eval": ("batch_size = 35", "batch_size = 0", "eval.batch_size"),
     "study": ("max_tokens = 128", "max_tokenz = 128", "eval.max_tokenz"),
     "report": ("max_tokens = 128", "max_tokenz = 128", "eval.max_tokenz"),
