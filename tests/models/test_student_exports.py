@@ -130,8 +130,8 @@ def test_llama_cpp_on_the_fused_gguf_computes_what_mlx_with_the_adapter_computes
     model, _ = load_mlx_model(base, adapter_dir)
     base_model, _ = load_mlx_model(base)
     got, before = np.array(model(mx.array([ids]))[0]), np.array(base_model(mx.array([ids]))[0])
-    # llama.cpp keeps its KV cache in float16: |diff| ~0.01 here, while the adapter moves logits by far more
-    assert np.abs(got - expected).max() < 0.05 < np.abs(got - before).max()
+    # measured: |diff| <= 0.002 (llama.cpp keeps its KV cache in float16); the adapter moves logits by ~3
+    assert np.abs(got - expected).max() < 0.01 and np.abs(got - before).max() > 1.0
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 

@@ -9,7 +9,8 @@ from distill.training.checkpoint import save_adapter, write_adapter_config
 
 
 def write_random_adapter(base_dir: Path, adapter_dir: Path, *, rank: int = 4, scale: float = 2.5,
-                         num_layers: int = -1, keys: list[str] | None = None, seed: int = 0) -> Path:
+                         num_layers: int = -1, keys: list[str] | None = None, seed: int = 0,
+                         std: float = 0.05) -> Path:
     """`adapter_dir` with adapters.safetensors and adapter_config.json that `mlx_lm.load(base, adapter)` opens."""
     mx = load_mlx()
     from mlx.utils import tree_flatten, tree_unflatten
@@ -21,7 +22,7 @@ def write_random_adapter(base_dir: Path, adapter_dir: Path, *, rank: int = 4, sc
     linear_to_lora_layers(model, num_layers, parameters)
     mx.random.seed(seed)
     # lora_b starts at zero in mlx-lm; a random one makes the adapter change the model
-    randomised = [(name, mx.random.normal(value.shape) * 0.05) for name, value in
+    randomised = [(name, mx.random.normal(value.shape) * std) for name, value in
                   tree_flatten(model.trainable_parameters())]
     model.update(tree_unflatten(randomised))
     adapter_dir.mkdir(parents=True, exist_ok=True)
