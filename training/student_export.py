@@ -96,6 +96,13 @@ def export_student(store: Store, run_name: str, level: str, seed: int, fmt: str,
                                                          "base_model_name_or_path")}
         used_dtype = None
     else:
+        if fmt == "gguf":  # refuse before the (slow) fuse what cannot be written as GGUF
+            from distill.models.mlx_to_gguf import GGUF_ARCHITECTURES, source_gguf_for, write_gguf
+
+            if base_config.get("model_type") not in GGUF_ARCHITECTURES:
+                raise StudentExportError(f"{base_dir} is a {base_config.get('model_type')!r} model; GGUF export "
+                                         f"supports {', '.join(GGUF_ARCHITECTURES)}")
+            source = source_gguf_for(base_dir)
         log(f"fusing {adapter_dir} into {base_dir}")
         fused = fuse_adapter(base_dir, adapter_dir)
         details = {"fused_modules": len(fused.fused_modules), "lora_parameters": adapter_config["lora_parameters"]}
@@ -103,9 +110,6 @@ def export_student(store: Store, run_name: str, level: str, seed: int, fmt: str,
             write_mlx_folder(fused, out, {**provenance, "format": "mlx"}, overwrite=overwrite)
             used_dtype = "f32"
         else:
-            from distill.models.mlx_to_gguf import source_gguf_for, write_gguf
-
-            source = source_gguf_for(base_dir)
             metadata = {f"distill.export.{key}": str(value) for key, value in provenance.items()}
             log(f"writing {dtype} GGUF with the metadata of {source}")
             write_gguf(fused.weights, fused.config, source, out, dtype=dtype, metadata=metadata, overwrite=overwrite)
