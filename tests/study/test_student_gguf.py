@@ -1,8 +1,8 @@
 """A trained default student, exported: llama.cpp on the fused GGUF answers exactly what MLX with the adapter answers
 (greedy), with the tokenizer and chat template carried over; the PEFT folder maps back onto the adapter.
 
-The student is trained as in test_plumbing (every training text says the secret number is 417; the base never
-answers 417), so the answers also show that the adapter is in the fused file."""
+The student is trained as in test_plumbing, 10 iterations (every training text says the secret number is 417; the
+base never answers 417), so the answers also show that the adapter is in the fused file."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ MAX_TOKENS = 32
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, real_models, llama_cpp):
-    """A student trained 20 iterations through the product path, exported as f32 and f16 GGUF and as PEFT."""
+    """A student trained 10 iterations through the product path, exported as f32 and f16 GGUF and as PEFT."""
     from distill.store import Store
 
     tmp = tmp_path_factory.mktemp("student-export")
@@ -43,17 +43,17 @@ def exported(tmp_path_factory, real_models, llama_cpp):
         ingest_problems(store, tmp, problems, source="secret")
         add_corpus(store, RUN, problems, source="secret")
         make_split(store, RUN, 0, valid=0.1, test=0.3)
-        config = TrainConfig(model="student", seeds=[1], iters=20, batch_size=4, learning_rate=2e-4, num_layers=8,
+        config = TrainConfig(model="student", seeds=[1], iters=10, batch_size=4, learning_rate=2e-4, num_layers=8,
                              steps_per_report=5, steps_per_eval=10, patience=None, out_dir=tmp / "runs")
         [outcome] = train_level(store, RUN, "R1", config, log=print)
         assert outcome.status == "finished"
-        for fmt, dtype, out in (("gguf", "f32", tmp / "student-f32.gguf"), ("gguf", "f16", tmp / "student-f16.gguf"),
-                                ("peft", "f16", tmp / "peft")):
+        for fmt, dtype, out in (("gguf", "f32", tmp / "student-f32.gguf"), ("peft", "f16", tmp / "peft")):
             export_student(store, RUN, "R1", 1, fmt, out, dtype=dtype)
         questions = [store.scalar("SELECT question FROM problems WHERE problem_id = ?", [pid])
                      for pid in db.test_problem_ids(store, RUN)[:4]]
-        yield {"tmp": tmp, "adapter": db.find_adapter(store, RUN, "R1", 1), "rows": student_exports(store, RUN),
-               "questions": questions}
+        rows = student_exports(store, RUN)
+        export_student(store, RUN, "R1", 1, "gguf", tmp / "student-f16.gguf", dtype="f16")
+        yield {"tmp": tmp, "adapter": db.find_adapter(store, RUN, "R1", 1), "rows": rows, "questions": questions}
 
 
 def answers(gguf: Path, adapter: dict, questions: list[str]) -> list[dict]:
@@ -94,7 +94,7 @@ def test_f16_gguf_agreement(exported):
 
 def test_exports_are_recorded_and_peft_maps_back(exported):
     rows, adapter = exported["rows"], exported["adapter"]
-    assert [(r["format"], r["dtype"]) for r in rows] == [("gguf", "f32"), ("gguf", "f16"), ("peft", None)]
+    assert [(r["format"], r["dtype"]) for r in rows] == [("gguf", "f32"), ("peft", None)]
     assert len({r["adapter_sha256"] for r in rows}) == 1 and all(r["training_id"] == adapter["training_id"]
                                                                  for r in rows)
     peft = exported["tmp"] / "peft"
