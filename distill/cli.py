@@ -11,6 +11,7 @@ from distill.commands import (
     levels_commands,
     model_commands,
     store_commands,
+    student_commands,
     study_commands,
     training_commands,
 )
@@ -22,6 +23,7 @@ corpus_commands.register(app)
 levels_commands.register(app)
 model_commands.register(app)
 training_commands.register(app)
+student_commands.register(app)
 study_commands.register(app)
 evaluation_commands.register(app)
 graph_commands.register(app)
