@@ -15,13 +15,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from distill.models.staging import staged_folder
 
 CONVERTER_VERSION = 1
 MARKER = "conversion.json"
@@ -311,29 +310,9 @@ def convert_gguf(gguf_path: Path | str, out_dir: Path | str, *, overwrite: bool 
         architecture=architecture, tensors=len(weights), parameters=sum(int(v.size) for v in weights.values()),
         tied_embeddings=tied, warnings=warnings,
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         _save_weights(weights, staging)
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         tokenizer.save_pretrained(str(staging))
         (staging / MARKER).write_text(json.dumps(asdict(report), indent=2) + "\n")
-        for item in staging.iterdir():  # mkdtemp and safetensors create owner-only files
-            item.chmod(0o644)
-        staging.chmod(0o755)
-        _replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put `new` at `target`; an old `target` is moved aside first and removed after, never half-replaced."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.replace(target, old / "dir")
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -10,15 +10,14 @@ plain model whose weights carry the Hugging Face names mlx-lm uses (`model.layer
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from distill.models.mlx_runtime import load_mlx, load_mlx_model
+from distill.models.staging import staged_folder
 
 ADAPTER_WEIGHTS = "adapters.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -114,22 +113,13 @@ def write_mlx_folder(fused: FusedModel, out_dir: Path, provenance: dict[str, Any
 
     out_dir = Path(out_dir).expanduser()
     check_target(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         save_file(fused.weights, str(staging / "model.safetensors"), metadata={"format": "mlx"})
         (staging / "config.json").write_text(json.dumps(fused.config, indent=2) + "\n")
         for item in fused.base_dir.iterdir():  # the tokenizer, chat template, generation config
             if item.is_file() and item.suffix != ".safetensors" and item.name not in NOT_COPIED:
                 shutil.copy2(item, staging / item.name)
         (staging / EXPORT_MARKER).write_text(json.dumps(provenance, indent=2, default=str) + "\n")
-        for item in staging.iterdir():
-            item.chmod(0o644)
-        staging.chmod(0o755)
-        replace_path(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 
@@ -137,13 +127,3 @@ def check_target(path: Path, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise StudentExportError(f"{path} already exists (pass --overwrite to replace it)")
 
-
-def replace_path(new: Path, target: Path) -> None:
-    """Put `new` (a file or folder) at `target`; an old `target` is moved aside first, never half-replaced."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.replace(target, old / "previous")
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 from distill.models.gguf_to_mlx import file_sha256, permute_rotary, read_marker
-from distill.models.lora_fuse import StudentExportError, check_target, replace_path
+from distill.models.lora_fuse import StudentExportError, check_target
+from distill.models.staging import replace_path
 
 GGUF_ARCHITECTURES = ("llama", "qwen2")
 DTYPES = ("f16", "f32")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,8 @@ from distill.models.lora_fuse import (
     adapter_tensors,
     check_target,
     read_adapter_config,
-    replace_path,
 )
+from distill.models.staging import staged_folder
 
 PEFT_WEIGHTS = "adapter_model.safetensors"
 PEFT_CONFIG = "adapter_config.json"
@@ -106,18 +104,9 @@ def write_peft_folder(adapter_dir: Path, out_dir: Path, *, base_model: str, num_
                       num_hidden_layers=num_hidden_layers)
     out_dir = Path(out_dir).expanduser()
     check_target(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         save_file(adapter.tensors, str(staging / PEFT_WEIGHTS), metadata={"format": "pt"})
         (staging / PEFT_CONFIG).write_text(json.dumps(adapter.config, indent=2) + "\n")
-        for item in staging.iterdir():
-            item.chmod(0o644)
-        staging.chmod(0o755)
-        replace_path(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return adapter
 
 
