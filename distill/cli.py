@@ -10,6 +10,7 @@ from distill.commands import (
     graph_commands,
     levels_commands,
     model_commands,
+    service_commands,
     store_commands,
     student_commands,
     study_commands,
@@ -27,6 +28,7 @@ student_commands.register(app)
 study_commands.register(app)
 evaluation_commands.register(app)
 graph_commands.register(app)
+service_commands.register(app)
 
 
 def main() -> None:

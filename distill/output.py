@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 # Piped output is not wrapped at 80 columns: tables stay one row per line in files and pagers.
@@ -53,6 +54,19 @@ def print_table(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputForm
         console.print(table)
 
 
+def held_by_service(exc: BaseException) -> str:
+    """For a locked store that a `distill serve` holds: how to go through it instead."""
+    from distill.service.address import read_address
+    from distill.store import StoreLocked
+
+    holder = read_address(exc.path) if isinstance(exc, StoreLocked) else None
+    if holder is None:
+        return ""
+    return (f"\na distill service ({holder.url}, pid {holder.pid}) holds this store: submit the work to it "
+            f"(`distill jobs submit --config FILE --db {exc.path}`), read it with `distill sql`, or watch it at "
+            f"{holder.url}/")
+
+
 @contextmanager
 def command_errors(action: str, expected: tuple[type[BaseException], ...], interrupted: str,
                    codes: dict[type[BaseException], int] | None = None) -> Iterator[None]:
@@ -64,6 +78,6 @@ def command_errors(action: str, expected: tuple[type[BaseException], ...], inter
         errors.print(f"interrupted: {interrupted}", highlight=False)
         raise typer.Exit(130) from None
     except expected as exc:
-        errors.print(f"[red]{action} failed:[/red] {exc}", highlight=False)
+        errors.print(f"[red]{action} failed:[/red] {escape(str(exc))}{escape(held_by_service(exc))}", highlight=False)
         code = next((c for kind, c in (codes or {}).items() if isinstance(exc, kind)), 2)
         raise typer.Exit(code) from exc

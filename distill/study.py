@@ -4,13 +4,14 @@ ingest -> corpus -> levels -> split -> train (levels x seeds) -> evaluate -> rep
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from distill import cancel
 from distill.config_files import ConfigError, read_toml, validated, with_flags
 from distill.evaluation.config import EvalConfig, EvalSettings
 from distill.graphs.config import CorpusConfig
@@ -150,8 +151,10 @@ class StudyResult:
     paired: list[str] = field(default_factory=list)  # "student R1 − base: +x.x pp [lo, hi], p = ..." lines
 
 
-def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], Any] | None = None) -> StudyResult:
-    """Run every stage in order; each one skips what the store already holds, so a rerun resumes."""
+def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], Any] | None = None, *,
+              store: Any = None, stages: Sequence[str] | None = None) -> StudyResult:
+    """Run every stage (or only `stages`) in order; each one skips what the store already holds, so a rerun
+    resumes. `store`: an open store (the service's); None opens the study's."""
     from contextlib import nullcontext
 
     from distill.evaluation.aggregate import per_model
@@ -165,8 +168,9 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
 
     result = StudyResult(report_dir=config.report_dir())
     bar = progress or (lambda title: nullcontext(None))
-    with Store(config.store_path()) as store:
+    with nullcontext(store) if store is not None else Store(config.store_path()) as store:
         def stage(name: str, work: Callable[[], str]) -> None:
+            cancel.check()
             started = time.perf_counter()
             log(f"== {name}")
             result.notes[name] = work()
@@ -231,7 +235,8 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
             return str(result.report_dir / "report.html")
 
         for name, work in zip(STAGES, (ingest_all, corpus, levels, split, train, evaluation, report), strict=True):
-            stage(name, work)
+            if stages is None or name in stages:
+                stage(name, work)
     return result
 
 

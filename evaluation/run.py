@@ -23,6 +23,8 @@ from distill.store import evaluation as db
 from distill.store.manifest import distill_version, git_sha, package_versions
 from distill.store.rows import EvalItemRow
 
+from distill import cancel
+
 Log = Callable[[str], None]
 LOCAL_CONCURRENCY = 1  # llama.cpp serves one request at a time
 JUDGE_SAMPLING = SamplingParams(temperature=0.0, max_tokens=256)
@@ -170,6 +172,7 @@ def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: lis
                                   temperature=config.temperature, batch_size=config.batch_size)
     made = 0
     for batch in generator.batches({pid: p["question"] for pid, p in todo.items()}, seed=target.seed):
+        cancel.check()  # a service job's cancel: the stored batches stay, the rest is answered next time
         rows = []
         for pid, generation in zip(batch.keys, batch.generations, strict=True):
             row = answer_row(generation.text, todo[pid]["answer"], truncated=generation.truncated,

@@ -24,6 +24,8 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
+from distill import cancel
+
 log = logging.getLogger(__name__)
 
 
@@ -127,22 +129,23 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     caller = Caller(stage.run_name, writer, limits, tally.faults)
     notify = on_progress or (lambda _: None)
     try:
-        async with open_checkpointer(checkpoint_path(store)) as saver:
-            await _prune_finished(saver, stage)
-            graph = stage.builder.compile(checkpointer=saver)
-            context = stage.context(caller)
-            gate = asyncio.Semaphore(pacing.concurrency)
+        with cancel.bound_task():  # a service job's cancel stops the run as Ctrl-C does
+            async with open_checkpointer(checkpoint_path(store)) as saver:
+                await _prune_finished(saver, stage)
+                graph = stage.builder.compile(checkpointer=saver)
+                context = stage.context(caller)
+                gate = asyncio.Semaphore(pacing.concurrency)
 
-            async def one(item: dict[str, Any]) -> None:
-                async with gate:
-                    if tally.stopped:
-                        return
-                    await _run_item(graph, context, saver, stage, writer, item, tally)
-                    tally.tokens = limits.spent
-                    notify(tally)
+                async def one(item: dict[str, Any]) -> None:
+                    async with gate:
+                        if tally.stopped:
+                            return
+                        await _run_item(graph, context, saver, stage, writer, item, tally)
+                        tally.tokens = limits.spent
+                        notify(tally)
 
-            notify(tally)
-            await asyncio.gather(*(one(item) for item in items))
+                notify(tally)
+                await asyncio.gather(*(one(item) for item in items))
     finally:
         await writer.close()
         for role in stage.roles():

@@ -27,6 +27,14 @@ class StoreError(RuntimeError):
     """A store that cannot be opened or used as asked; the message says why."""
 
 
+class StoreLocked(StoreError):
+    """Another process holds the store (DuckDB allows one writer, and no reader beside it)."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -65,9 +73,9 @@ class Store:
         try:
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
-            raise StoreError(
+            raise StoreLocked(
                 f"cannot open {self.path}: {exc}. DuckDB allows one writer process: "
-                "is another distill command using this store?"
+                "is another distill command or a `distill serve` using this store?", self.path
             ) from exc
         self._local = threading.local()
         if not read_only:
@@ -80,6 +88,10 @@ class Store:
         if cur is None:
             cur = self._local.cursor = self._con.cursor()
         return cur
+
+    def new_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own, for the caller to close (e.g. one the caller may interrupt)."""
+        return self._con.cursor()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -9,7 +9,8 @@ from typing import Any
 from distill.store.db import Store
 from distill.store.sql_guard import WriteRefused, checked_statements, open_guarded_store, run_guarded
 
-__all__ = ["Table", "WriteRefused", "problem_counts", "read_only_sql", "reject_counts"]
+__all__ = ["PROBLEM_COUNTS_SQL", "REJECT_COUNTS_SQL", "Table", "WriteRefused", "problem_counts", "read_only_sql",
+           "reject_counts"]
 
 
 @dataclass
@@ -21,25 +22,25 @@ class Table:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
+# Counts by source, year and section, with per-source totals.
+PROBLEM_COUNTS_SQL = """
+    SELECT source, year, section, problems, usable, duplicates, placeholders
+    FROM problem_counts
+    UNION ALL
+    SELECT source, NULL, '(all)', sum(problems), sum(usable), sum(duplicates), sum(placeholders)
+    FROM problem_counts GROUP BY source
+    ORDER BY source, year NULLS LAST, section
+"""
+REJECT_COUNTS_SQL = "SELECT source, path, count(*) AS rejects FROM ingest_rejects GROUP BY ALL ORDER BY ALL"
+
+
 def problem_counts(store: Store) -> Table:
-    """Counts by source, year and section, with per-source totals."""
-    result = store.cursor().execute(
-        """
-        SELECT source, year, section, problems, usable, duplicates, placeholders
-        FROM problem_counts
-        UNION ALL
-        SELECT source, NULL, '(all)', sum(problems), sum(usable), sum(duplicates), sum(placeholders)
-        FROM problem_counts GROUP BY source
-        ORDER BY source, year NULLS LAST, section
-        """
-    )
+    result = store.cursor().execute(PROBLEM_COUNTS_SQL)
     return Table([d[0] for d in result.description], result.fetchall())
 
 
 def reject_counts(store: Store) -> Table:
-    result = store.cursor().execute(
-        "SELECT source, path, count(*) AS rejects FROM ingest_rejects GROUP BY ALL ORDER BY ALL"
-    )
+    result = store.cursor().execute(REJECT_COUNTS_SQL)
     return Table([d[0] for d in result.description], result.fetchall())
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = {"agents", "graphs", "store", "training", "evaluation", "models"}
+STAGES = {"agents", "graphs", "store", "training", "evaluation", "models", "service"}
 
 
 def python_files():

@@ -35,6 +35,8 @@ from distill.training.checkpoint import (
 from distill.training.config import TrainConfig
 from distill.training.data import BatchOrder, PreparedData
 
+from distill import cancel
+
 NEVER = 1 << 62  # mlx-lm's own evaluation and saving schedule: off
 
 
@@ -110,6 +112,7 @@ class Loop:
 
     # -- the callback protocol of mlx_lm.tuner.trainer.train ----------------------------------------------
     def on_train_loss_report(self, info: dict[str, Any]) -> None:
+        cancel.check()  # a service job's cancel, like Ctrl-C: the last checkpoint resumes it
         iteration = self.offset + int(info["iteration"])
         tokens = int(info["trained_tokens"]) - self.tokens_reported
         self.tokens_reported = int(info["trained_tokens"])

@@ -27,6 +27,8 @@ from distill.training.export import export_level, verify_export
 from distill.training.loop import Loop, LoopState, fmt_loss
 from distill.training.memory import check_fits, estimate_peak
 
+from distill.cancel import Cancelled
+
 Log = Callable[[str], None]
 
 
@@ -138,7 +140,7 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
     started = time.perf_counter()
     try:
         result = loop.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         db.update_training_run(store, training_id, status="interrupted")
         raise
     except Exception as exc:

@@ -28,10 +28,10 @@ from distill.graphs.build import build_corpus
 from distill.graphs.config import CorpusConfig
 from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.progress import run_progress
+from distill.reads import read_sql
 from distill.stage_configs import load_stage
 from distill.store import Store, StoreError
 from distill.store.corpus import resume_summary
-from distill.store.queries import read_only_sql
 
 Opt = typer.Option
 
@@ -96,7 +96,7 @@ def build_command(
 def runs_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """Corpus runs with their accept rate, attempts and tokens."""
     try:
-        table = read_only_sql(db_path(db), "SELECT * FROM run_summary ORDER BY created_at")
+        table = read_sql(db_path(db), "SELECT * FROM run_summary ORDER BY created_at")
     except StoreError as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc

@@ -1,4 +1,4 @@
-"""`distill models setup|convert`, `distill serve`, `distill doctor`: the offline default models' commands."""
+"""`distill models setup|convert`, `distill models serve`, `distill doctor`: the offline default models' commands."""
 
 from __future__ import annotations
 
@@ -103,6 +103,6 @@ def doctor_command(models_dir: ModelsDirOption = None) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    models_app.command("serve")(serve_command)
     app.add_typer(models_app, name="models")
-    app.command("serve")(serve_command)
     app.command("doctor")(doctor_command)

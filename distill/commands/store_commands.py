@@ -11,10 +11,11 @@ import typer
 from distill.commands.options import DbOption, FormatOption, about, db_path
 from distill.config_files import FLAGS, merged, validated
 from distill.output import OutputFormat, command_errors, console, errors, print_table
+from distill.reads import read_sql
 from distill.stage_configs import load_inputs
 from distill.store import Store, StoreError
 from distill.store.ingest import FORMATS, IngestError, IngestFailed, IngestReport
-from distill.store.queries import problem_counts, read_only_sql, reject_counts
+from distill.store.queries import PROBLEM_COUNTS_SQL, REJECT_COUNTS_SQL
 from distill.study import InputSet
 
 InputFormat = Enum("InputFormat", {name: name for name in FORMATS}, type=str)
@@ -74,9 +75,8 @@ def print_report(report: IngestReport) -> None:
 def problems_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """Problem counts by source, year, section and status."""
     try:
-        with Store(db_path(db), read_only=True) as store:
-            counts = problem_counts(store)
-            rejects = reject_counts(store)
+        counts = read_sql(db_path(db), PROBLEM_COUNTS_SQL)
+        rejects = read_sql(db_path(db), REJECT_COUNTS_SQL)
     except StoreError as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
@@ -90,9 +90,9 @@ def sql_command(
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
-    """Read-only SQL over the store."""
+    """Read-only SQL over the store (through `distill serve` when one holds it, so it answers while runs write)."""
     try:
-        table = read_only_sql(db_path(db), query)
+        table = read_sql(db_path(db), query)
     except StoreError as exc:
         errors.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc

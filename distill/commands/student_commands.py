@@ -12,8 +12,8 @@ import typer
 from distill.commands.options import DbOption, FormatOption, db_path
 from distill.models.lora_fuse import StudentExportError
 from distill.output import OutputFormat, command_errors, console, errors, print_table
+from distill.reads import read_sql
 from distill.store import Store, StoreError
-from distill.store.queries import read_only_sql
 
 Opt = typer.Option
 student_app = typer.Typer(no_args_is_help=True, help="Trained students, exported for other tools.")
@@ -70,7 +70,7 @@ def export_command(
 def exports_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """Every student export with its source training run and adapter."""
     try:
-        table = read_only_sql(db_path(db), "SELECT student_export_id, run_name, level, split_seed, seed, format, "
+        table = read_sql(db_path(db), "SELECT student_export_id, run_name, level, split_seed, seed, format, "
                                            "dtype, best_iteration, left(adapter_sha256, 12) AS adapter_sha256, path, "
                                            "created_at FROM student_exports ORDER BY student_export_id")
     except (StoreError, duckdb.CatalogException) as exc:  # a store no command has migrated to 0009 yet

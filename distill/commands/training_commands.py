@@ -10,9 +10,9 @@ import typer
 from distill.commands.options import ConfigOption, DbOption, FormatOption, about, db_path
 from distill.models.registry import UnknownModelError
 from distill.output import OutputFormat, command_errors, console, errors, print_table
+from distill.reads import read_sql
 from distill.stage_configs import load_stage
 from distill.store import Store, StoreError
-from distill.store.queries import read_only_sql
 from distill.training.config import SplitConfig, TrainConfig
 from distill.training.contamination import leak_summary
 from distill.training.export import ContaminationError, export_level
@@ -134,7 +134,7 @@ def train_command(
 def trainings_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """Training runs with their best iteration, val loss and adapter."""
     try:
-        table = read_only_sql(db_path(db), "SELECT training_id, run_name, level, split_seed, seed, status, "
+        table = read_sql(db_path(db), "SELECT training_id, run_name, level, split_seed, seed, status, "
                                            "best_iteration, round(best_val_loss, 4) AS best_val_loss, last_iteration, "
                                            "iters, round(seconds, 1) AS seconds, adapter_dir FROM training_runs "
                                            "ORDER BY training_id")

@@ -134,7 +134,7 @@ def test_the_real_command_line(tmp_path):
 
 def test_serve_command_refuses_an_unknown_model(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(llama_server, "llama_cpp_missing", lambda: [])
-    result = cli("serve", "--model", "tutor", "--models-dir", tmp_path)
+    result = cli("models", "serve", "--model", "tutor", "--models-dir", tmp_path)
     assert result.exit_code == 2
     assert "'tutor' is neither a known model" in result.output
 
