@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from distill.service.address import address_path
+from distill.service.address import ServiceAddress, address_path
+from distill.service.client import ServiceClient
 from distill.store import Store
 from distill.store.ingest import ingest
 
@@ -45,6 +46,10 @@ def corpus_job(base_url: str, run: str = "svc", concurrency: int = 4, **extra) -
 def distill(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("distill")), *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def client_of(service: Service) -> ServiceClient:
+    return ServiceClient(ServiceAddress(url=service.url, pid=service.process.pid, db=str(service.db)))
 
 
 class Service:

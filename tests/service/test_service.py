@@ -12,12 +12,16 @@ from distill.service.address import ServiceAddress, address_path
 from distill.service.client import ServiceClient, ServiceRefused
 from distill.store import Store
 
-from tests.service.helpers import Service, arithmetic_teacher, corpus_job, distill, seed_sums, wait_for
+from tests.service.helpers import (
+    Service,
+    arithmetic_teacher,
+    client_of,
+    corpus_job,
+    distill,
+    seed_sums,
+    wait_for,
+)
 from tests.support.openai_server import OpenAIServer
-
-
-def client_of(service: Service) -> ServiceClient:
-    return ServiceClient(ServiceAddress(url=service.url, pid=service.process.pid, db=str(service.db)))
 
 
 def test_sql_answers_while_a_job_writes_and_the_cli_goes_through_the_service(tmp_path):
