@@ -119,7 +119,8 @@ class JobManager:
         live = self._live.get(row["job_id"])
         if live is not None:
             row = {**row, "stage": live.stage, "progress": live.progress, "cancelling": live.scope.requested}
-        row["log"] = list(live.lines) if live else []
+        if live is not None:
+            row["log"] = list(live.lines)
         return row
 
     # -- the worker ----------------------------------------------------------------------------------------
@@ -142,6 +143,7 @@ class JobManager:
 
     def _run(self, live: Live) -> None:
         row = db.job(self.store, live.job_id)
+        live.lines.extend(row["log"])  # a resumed job keeps what it logged before
         db.update_job(self.store, live.job_id, status="running", started=True, starts=row["starts"] + 1, error=None)
         status, result, error = "failed", None, None
         try:
@@ -186,7 +188,8 @@ class JobManager:
         now = time.monotonic()
         if force or now - live.saved_at >= SAVE_EVERY_S:
             live.saved_at = now
-            db.update_job(self.store, live.job_id, stage=live.stage, progress=live.progress)
+            db.update_job(self.store, live.job_id, stage=live.stage, progress=live.progress,
+                          log="\n".join(live.lines) or None)
 
 
 def progress_of(title: str, tally: Any, seconds: float) -> dict[str, Any]:

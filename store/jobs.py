@@ -30,7 +30,8 @@ def update_job(store: Store, job_id: int, **values: Any) -> None:
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "config": json.loads(row["config"]),
-            "progress": json.loads(row["progress"]) if row["progress"] else None}
+            "progress": json.loads(row["progress"]) if row["progress"] else None,
+            "log": row["log"].split("\n") if row["log"] else []}
 
 
 def job(store: Store, job_id: int) -> dict[str, Any] | None:

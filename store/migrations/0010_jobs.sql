@@ -14,6 +14,7 @@ CREATE TABLE jobs (
     progress          JSON,                   -- done, total, outcome counts, tokens, rate, ETA of the stage
     result            VARCHAR,                -- a one-line summary when done
     error             VARCHAR,                -- why it failed
+    log               VARCHAR,                -- its last log lines (at most 400)
     starts            INTEGER NOT NULL DEFAULT 0, -- 1 + how many times it was resumed after a service restart
     submitted_at      TIMESTAMP NOT NULL DEFAULT current_timestamp,
     started_at        TIMESTAMP,

@@ -166,3 +166,27 @@ def test_a_token_is_checked_on_every_request(tmp_path):
         assert "s3cret" not in address_path(db).read_text()
         ok = distill("sql", "SELECT 1 AS one", "--db", str(db), env={"DISTILL_TOKEN": "s3cret"})
         assert ok.returncode == 0 and "1" in ok.stdout
+
+
+def test_a_study_job_runs_the_stages_asked_on_the_service_store(tmp_path):
+    db = tmp_path / "st.duckdb"
+    seed_sums(db, 20)
+    with OpenAIServer(arithmetic_teacher) as server, Service(db) as service:
+        client = client_of(service)
+        study = {"name": "st", "inputs": [{"path": str(tmp_path / "sums.jsonl"), "format": "jsonl",
+                                           "source": "sums"}],
+                 "corpus": {"teacher": {"base_url": server.base_url, "model": "scripted"}, "max_attempts": 1}}
+        with pytest.raises(ServiceRefused, match="stages .'train2'. are not among"):
+            client.submit({"kind": "study", "config": study, "stages": ["train2"]})
+        with pytest.raises(ServiceRefused, match=r"db: this service holds"):
+            client.submit({"kind": "study", "config": {**study, "db": str(tmp_path / "other.duckdb")}})
+        with pytest.raises(ServiceRefused, match=r"job config: inputs.0.format"):
+            client.submit({"kind": "study", "config": {**study, "inputs": [{"path": "x", "format": "xml"}]}})
+        job_id = client.submit({"kind": "study", "config": study, "stages": ["ingest", "corpus"]})["job_id"]
+        job = wait_for(lambda: (j := client.job(job_id))["status"] in ("done", "failed") and j)
+        assert job["status"] == "done", job["error"]
+        assert "ingest: sums: 0 new, 20 unchanged" in job["result"]
+        assert any(line.startswith("== corpus") for line in job["log"])
+        built = client.sql("SELECT count(*) FROM problem_outcomes WHERE run_name = 'st'")["rows"][0][0]
+        assert built == 18  # two of 20 are held out for test and never sent to the teacher
+        assert client.sql("SELECT count(*) FROM training_runs")["rows"] == [[0]]  # stages not asked: not run
