@@ -7,6 +7,7 @@ import collections
 import signal
 import time
 
+import httpx
 import pytest
 from distill.service.address import ServiceAddress, address_path
 from distill.service.client import ServiceClient, ServiceRefused
@@ -190,3 +191,23 @@ def test_a_study_job_runs_the_stages_asked_on_the_service_store(tmp_path):
         built = client.sql("SELECT count(*) FROM problem_outcomes WHERE run_name = 'st'")["rows"][0][0]
         assert built == 18  # two of 20 are held out for test and never sent to the teacher
         assert client.sql("SELECT count(*) FROM training_runs")["rows"] == [[0]]  # stages not asked: not run
+
+
+def test_api_keys_stay_in_the_environment(tmp_path):
+    db = tmp_path / "key.duckdb"
+    seed_sums(db, 3)
+    secret = "sk-do-not-store-4242"
+    with OpenAIServer(arithmetic_teacher) as server, Service(db, env={"DISTILL_TEST_KEY": secret}) as service:
+        client = client_of(service)
+        job = corpus_job(server.base_url, "keyed")
+        job["config"]["teacher"]["api_key_env"] = "DISTILL_TEST_KEY"
+        job_id = client.submit(job)["job_id"]
+        assert wait_for(lambda: client.job(job_id)["status"] == "done")
+        pages = [httpx.get(service.url + path).text for path in ("/", f"/jobs/{job_id}", "/api/jobs", "/runs/keyed",
+                                                                  "/problems/keyed/sums/s000")]
+        assert all(secret not in page for page in pages)
+        assert "DISTILL_TEST_KEY" in pages[1]
+        stopped = service.stop()
+    assert secret not in stopped
+    assert secret.encode() not in db.read_bytes()
+    assert all(secret.encode() not in p.read_bytes() for p in tmp_path.glob("key.*") if p.is_file())
