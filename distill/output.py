@@ -38,7 +38,7 @@ def _plain(value: Any) -> Any:
 def print_table(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat = OutputFormat.table,
                 title: str | None = None) -> None:
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # not the csv module's \r\n
         writer.writerow(columns)
         writer.writerows([[_plain(v) for v in row] for row in rows])
     elif fmt is OutputFormat.json:
