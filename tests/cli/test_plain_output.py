@@ -1,8 +1,15 @@
-"""Output fit for files: CSV ends lines with \\n."""
+"""Output fit for files: written to a pipe or a file (a log, CI), tables and progress carry no ANSI codes, CSV
+ends lines with \\n, and NO_COLOR is honoured."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from tests.support.paths import SAMPLE
+
+ANSI = "\x1b["
 
 
 def test_csv_lines_end_with_newline_not_crlf(cli):
@@ -11,3 +18,31 @@ def test_csv_lines_end_with_newline_not_crlf(cli):
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == b'x,n\n"a,b",2\nc,3\n'  # (click's result.output would hide a \r\n)
 
+
+def test_a_table_to_a_pipe_has_no_ansi_codes(cli):
+    cli("ingest", SAMPLE, "--format", "obryan", "--source", "sample")
+    result = cli("problems")
+    assert result.exit_code == 0 and "two_person_speed_event" in result.output
+    assert ANSI not in result.output
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """This environment without what forces a terminal (a CI may set FORCE_COLOR), plus `extra`."""
+    forcing = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR", "PY_COLORS")
+    return {**{k: v for k, v in os.environ.items() if k not in forcing}, **extra}
+
+
+def distill(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A real `distill` process with stdout and stderr to pipes."""
+    code = "import sys; from distill.cli import main; sys.argv[0] = 'distill'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_no_color_removes_every_style_even_where_a_terminal_is_forced(tmp_path):
+    db = tmp_path / "c.duckdb"
+    assert distill("ingest", str(SAMPLE), "--format", "obryan", "--db", str(db), env=plain_env()).returncode == 0
+    coloured = distill("problems", "--db", str(db), env=plain_env(FORCE_COLOR="1"))
+    assert ANSI in coloured.stdout  # the forced terminal is styled (so the next check means something)
+    plain = distill("problems", "--db", str(db), env=plain_env(FORCE_COLOR="1", NO_COLOR="1"))
+    assert plain.returncode == 0 and "two_person_speed_event" in plain.stdout
+    assert ANSI not in plain.stdout + plain.stderr
