@@ -15,9 +15,12 @@ from distill.commands import (
     study_commands,
     training_commands,
 )
+from distill.help_text import LiteralHelpGroup
 
 # Never show local variables in tracebacks: they may hold API keys.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
+# Help as written: LiteralHelpGroup keeps every command's [brackets] from being read as rich markup.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, cls=LiteralHelpGroup,
+                  pretty_exceptions_show_locals=False)
 store_commands.register(app)
 corpus_commands.register(app)
 levels_commands.register(app)
