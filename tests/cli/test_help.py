@@ -1,4 +1,5 @@
-"""Every command's --help shows its help as written (rich markup would eat `[corpus]` and `[[inputs]]`)."""
+"""Every command's --help shows its help as written (rich markup would eat `[corpus]` and `[[inputs]]`), and
+`distill --help` opens with what distill is for."""
 
 from __future__ import annotations
 
@@ -48,3 +49,9 @@ def test_build_help_names_its_table():
     assert "[[inputs]]" in show_help("ingest")
     assert "[split]" in show_help("export") and "[train]" in show_help("train") and "[eval]" in show_help("eval")
 
+
+def test_distill_help_opens_with_a_sentence_for_users():
+    shown = show_help()
+    opening = " ".join(shown.split("Usage: distill [OPTIONS] COMMAND [ARGS]...")[1].split())
+    assert opening.startswith("Distil chain-of-thought reasoning from a large teacher model into a compact student")
+    assert "distill study --config examples/demo.toml" in opening and "holds no logic" not in shown
