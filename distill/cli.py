@@ -16,9 +16,19 @@ from distill.commands import (
     study_commands,
     training_commands,
 )
+from distill.help_text import LiteralHelpGroup
+
+HELP = ("Distil chain-of-thought reasoning from a large teacher model into a compact student: problems go in; a "
+        "corpus checked by a solver/critic loop, LoRA-trained students and honestly graded results come out. Every "
+        "step resumes where it stopped, and everything is stored in one DuckDB file that `distill sql` queries.\n\n"
+        "Start with `distill study --config examples/demo.toml`: the whole study (ingest, corpus, levels, split, "
+        "train, eval, report) with offline default models. Each stage is also a command below; "
+        "`distill COMMAND --help` shows its options.")
 
 # Never show local variables in tracebacks: they may hold API keys.
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False)
+# Help as written: LiteralHelpGroup keeps every command's [brackets] from being read as rich markup.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=HELP, cls=LiteralHelpGroup,
+                  pretty_exceptions_show_locals=False)
 store_commands.register(app)
 corpus_commands.register(app)
 levels_commands.register(app)

@@ -1,4 +1,5 @@
-"""Printing tables as rich tables, CSV or JSON."""
+"""Printing tables as rich tables, CSV or JSON. Written to a file or a pipe, nothing carries ANSI codes (rich colours
+a terminal only); NO_COLOR turns styling off at a terminal too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +20,10 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 # Piped output is not wrapped at 80 columns: tables stay one row per line in files and pagers.
-console = Console(width=None if sys.stdout.isatty() else 200)
-errors = Console(stderr=True)
+# NO_COLOR (https://no-color.org): no styles at all, not only no colours (rich alone would keep bold).
+_COLOR_SYSTEM = None if os.environ.get("NO_COLOR") else "auto"
+console = Console(width=None if sys.stdout.isatty() else 200, color_system=_COLOR_SYSTEM)
+errors = Console(stderr=True, color_system=_COLOR_SYSTEM)
 
 
 class OutputFormat(StrEnum):
@@ -39,7 +43,7 @@ def _plain(value: Any) -> Any:
 def print_table(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat = OutputFormat.table,
                 title: str | None = None) -> None:
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # not the csv module's \r\n
         writer.writerow(columns)
         writer.writerows([[_plain(v) for v in row] for row in rows])
     elif fmt is OutputFormat.json:

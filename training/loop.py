@@ -9,14 +9,17 @@
   from (seed, iteration) at every checkpoint, so an interrupted run continues with the same losses.
 - **Determinism**: `mx.random`, numpy and python are seeded from the training seed before the LoRA layers are
   made; the same seed gives the same losses.
+- **Output**: mlx-lm's progress and loss lines are kept, but coloured at a terminal only (`terminal_colours`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,26 @@ from distill.training.data import BatchOrder, PreparedData
 from distill import cancel
 
 NEVER = 1 << 62  # mlx-lm's own evaluation and saving schedule: off
+
+
+@contextlib.contextmanager
+def terminal_colours() -> Iterator[None]:
+    """mlx-lm prints its training progress with a console forced to truecolor, so a log file fills with ANSI codes
+    (`\\x1b[1;32m` on every loss line). While it runs for us, its console colours a terminal only, as rich does by
+    default, and NO_COLOR turns its styles off (as distill's own output)."""
+    try:
+        from mlx_lm import cli_ui
+        from rich.console import Console
+    except ImportError:  # another mlx-lm: its output as it is
+        yield
+        return
+    made = cli_ui.make_console
+    colours = None if os.environ.get("NO_COLOR") else "auto"
+    cli_ui.make_console = lambda: Console(theme=cli_ui._make_theme(), highlight=False, color_system=colours)
+    try:
+        yield
+    finally:
+        cli_ui.make_console = made
 
 
 class StopTraining(Exception):
@@ -211,8 +234,9 @@ class Loop:
                 max_seq_length=self.data.max_seq_length, adapter_file=str(self.adapter_dir / "last.safetensors"),
                 grad_checkpoint=config.grad_checkpoint, grad_accumulation_steps=config.grad_accumulation_steps)
             try:
-                train(self.model, self.optimizer, self.data.train, None, args=args,
-                      iterate_batches=BatchOrder(self.seed, start=self.offset), training_callback=self)
+                with terminal_colours():
+                    train(self.model, self.optimizer, self.data.train, None, args=args,
+                          iterate_batches=BatchOrder(self.seed, start=self.offset), training_callback=self)
             except StopTraining as stop:
                 status = "early_stopped"
                 self.log(f"early stop at iteration {self.state.iteration}: {stop}")

@@ -11,7 +11,7 @@ from distill.agents.endpoints import EndpointError, parse_endpoint
 from distill.agents.prompts import PromptError
 from distill.commands.options import (
     ConcurrencyOption,
-    ConfigOption,
+    CorpusConfigOption,
     DbOption,
     FormatOption,
     RpmOption,
@@ -38,7 +38,7 @@ Opt = typer.Option
 
 def build_command(
     run: Annotated[str, Opt("--run", help="Run name; rerunning the same name resumes it.")],
-    config_file: ConfigOption = None,
+    config_file: CorpusConfigOption = None,
     source: Annotated[str | None, Opt(help="Only problems of this source (default: all).")] = None,
     limit: Annotated[int | None, Opt(help=about(CorpusConfig, "limit"))] = None,
     teacher: Annotated[str | None, Opt(help="Preset (deepseek-reasoner, ...) or MODEL@BASE_URL; "

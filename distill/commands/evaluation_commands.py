@@ -12,8 +12,8 @@ from distill.agents.endpoints import EndpointError, parse_endpoint
 from distill.agents.prompts import PromptError
 from distill.commands.options import (
     ConcurrencyOption,
-    ConfigOption,
     DbOption,
+    EvalConfigOption,
     RpmOption,
     TokenBudgetOption,
     TpmOption,
@@ -38,9 +38,9 @@ SUMMARY_COLUMNS = ("label", "seed", "problems", "correct", "incorrect", "undecid
 
 def eval_command(
     run: Annotated[str, Opt("--run", help="The corpus run whose held-out test split is answered.")],
-    config_file: ConfigOption = None,
+    config_file: EvalConfigOption = None,
     models: Annotated[str | None, Opt("--models", help=about(
-        EvalSettings, "models", "base, teacher, student\\[:RUN\\[/LEVEL]] (comma-separated)"))] = None,
+        EvalSettings, "models", "base, teacher, student[:RUN[/LEVEL]] (comma-separated)"))] = None,
     split: Annotated[str | None, Opt("--split", help=about(EvalSettings, "split"))] = None,
     split_seed: Annotated[int | None, Opt("--split-seed", help=about(EvalSettings, "split_seed"))] = None,
     seeds: Annotated[str | None, Opt("--seeds", help="Student training seeds, e.g. 1,2,3 (default: all kept).")

@@ -12,8 +12,8 @@ from distill.agents.endpoints import EndpointError, parse_endpoint
 from distill.agents.prompts import PromptError
 from distill.commands.options import (
     ConcurrencyOption,
-    ConfigOption,
     DbOption,
+    LevelsConfigOption,
     RpmOption,
     TokenBudgetOption,
     TpmOption,
@@ -35,7 +35,7 @@ Opt = typer.Option
 
 def levels_command(
     run: Annotated[str, Opt("--run", help="The corpus run whose accepted rows get levels.")],
-    config_file: ConfigOption = None,
+    config_file: LevelsConfigOption = None,
     compressor: Annotated[str | None, Opt(help="Preset or MODEL@BASE_URL; default: the local teacher.")] = None,
     compressor_key_env: Annotated[str | None, Opt(help="Env var holding the compressor's API key.")] = None,
     prompts: Annotated[Path | None, Opt("--prompts", help="Folder with compressor.md.")] = None,

@@ -13,8 +13,9 @@ from distill.graphs.runner import Pacing
 from distill.output import OutputFormat
 from distill.settings import Settings, db_path
 
-__all__ = ["ConcurrencyOption", "ConfigOption", "DbOption", "FormatOption", "RpmOption", "TokenBudgetOption",
-           "TpmOption", "about", "db_path", "pacing_flags", "sampling_flags", "shown"]
+__all__ = ["ConcurrencyOption", "CorpusConfigOption", "DbOption", "EvalConfigOption", "FormatOption",
+           "LevelsConfigOption", "RpmOption", "SplitConfigOption", "TokenBudgetOption", "TpmOption",
+           "TrainConfigOption", "about", "db_path", "pacing_flags", "sampling_flags", "shown"]
 
 
 def about(model: type[BaseModel], field: str, text: str | None = None) -> str:
@@ -35,9 +36,20 @@ DbOption = Annotated[Path | None, typer.Option("--db", help=(
     "The DuckDB store file; else a study file's `db`, else env DISTILL_DB "
     f"(default {Settings.model_fields['db'].default})."))]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="Output as a table, CSV or JSON.")]
-ConfigOption = Annotated[Path | None, typer.Option(
-    "--config", help="A study file (examples/demo.toml: this stage's table, as `distill study` runs it) or a file "
-                     "holding this stage's table; flags given override it.")]
+
+
+def config_option(table: str) -> Any:
+    """--config of the stage command that reads the `[table]` table."""
+    return Annotated[Path | None, typer.Option("--config", help=(
+        f"A study file (examples/demo.toml), whose [{table}] table this command takes as `distill study` runs it, "
+        f"or a TOML file with a [{table}] table (or just its keys); flags given override it."))]
+
+
+CorpusConfigOption = config_option("corpus")
+LevelsConfigOption = config_option("levels")
+SplitConfigOption = config_option("split")
+TrainConfigOption = config_option("train")
+EvalConfigOption = config_option("eval")
 
 ConcurrencyOption = Annotated[int | None, typer.Option(help=about(
     Pacing, "concurrency", "Work items in flight at once; 1 when the local teacher serves, unless given"))]

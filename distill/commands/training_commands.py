@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from distill.commands.options import ConfigOption, DbOption, FormatOption, about, db_path
+from distill.commands.options import DbOption, FormatOption, SplitConfigOption, TrainConfigOption, about, db_path
 from distill.models.registry import UnknownModelError
 from distill.output import OutputFormat, command_errors, console, errors, print_table
 from distill.reads import read_sql
@@ -27,7 +27,7 @@ AllowLeaksOption = Annotated[bool | None, Opt("--allow-leaks", help=about(SplitC
 
 def split_command(
     run: RunOption,
-    config_file: ConfigOption = None,
+    config_file: SplitConfigOption = None,
     seed: Annotated[int | None, Opt("--seed", help=about(SplitConfig, "seed"))] = None,
     valid: Annotated[float | None, Opt(help=about(SplitConfig, "valid"))] = None,
     test: Annotated[float | None, Opt(help=about(SplitConfig, "test"))] = None,
@@ -54,7 +54,7 @@ def split_command(
 def export_command(
     run: RunOption,
     level: LevelOption = "R1",
-    config_file: ConfigOption = None,
+    config_file: SplitConfigOption = None,
     split_seed: Annotated[int | None, Opt("--split-seed", help=about(SplitConfig, "seed", "Which split set"))] = None,
     out: Annotated[Path | None, Opt("--out", help=about(TrainConfig, "out_dir", "Output root: "
                                                         "OUT/<run>/data/split-<seed>/<level>/"))] = None,
@@ -90,7 +90,7 @@ def export_command(
 def train_command(
     run: RunOption,
     level: LevelOption = "R1",
-    config_file: ConfigOption = None,
+    config_file: TrainConfigOption = None,
     seeds: Annotated[str | None, Opt("--seeds", help=about(TrainConfig, "seeds", "Comma-separated training "
                                                                                   "seeds"))] = None,
     iters: Annotated[int | None, Opt(help=about(TrainConfig, "iters", "Iterations per seed"))] = None,
