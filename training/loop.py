@@ -87,29 +87,9 @@ def add_lora(model: Any, config: TrainConfig) -> None:
     linear_to_lora_layers(model, config.num_layers, config.lora.mlx())
 
 
-def whole_batch_loss(group: Any) -> Callable[..., Any]:
-    """mlx-lm's `default_loss`, normalised by the token count of the whole batch (all ranks) times the group
-    size: mlx-lm averages the ranks' gradients and reported losses, which makes both the whole batch's mean."""
-    mx = load_mlx()
-    import mlx.nn as nn
-
-    size = group.size()
-
-    def loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
-        inputs, targets = batch[:, :-1], batch[:, 1:]
-        logits = model(inputs)
-        steps = mx.arange(1, targets.shape[1] + 1)
-        mask = mx.logical_and(steps >= lengths[:, 0:1], steps <= lengths[:, 1:])
-        ntoks = mask.sum()
-        total = mx.stop_gradient(mx.distributed.all_sum(ntoks, group=group, stream=mx.cpu))
-        ce = (nn.losses.cross_entropy(logits, targets) * mask).astype(mx.float32).sum()
-        return ce * size / mx.maximum(total, 1), ntoks
-
-    return loss
-
-
-def share_loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
-    """`default_loss` that gives 0, not NaN, for a rank's empty share of a validation batch."""
+def masked_cross_entropy(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+    """mlx-lm's `default_loss` before its division: the cross-entropy summed over the trained tokens, and their
+    count."""
     mx = load_mlx()
     import mlx.nn as nn
 
@@ -117,9 +97,27 @@ def share_loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
     logits = model(inputs)
     steps = mx.arange(1, targets.shape[1] + 1)
     mask = mx.logical_and(steps >= lengths[:, 0:1], steps <= lengths[:, 1:])
-    ntoks = mask.sum()
-    ce = (nn.losses.cross_entropy(logits, targets) * mask).astype(mx.float32).sum()
-    return ce / mx.maximum(ntoks, 1), ntoks
+    return (nn.losses.cross_entropy(logits, targets) * mask).astype(mx.float32).sum(), mask.sum()
+
+
+def whole_batch_loss(group: Any) -> Callable[..., Any]:
+    """The training loss on a rank's share, normalised by the token count of the whole batch (all ranks) times the
+    group size: mlx-lm averages the ranks' gradients and reported losses, which makes both the whole batch's mean."""
+    mx = load_mlx()
+    size = group.size()
+
+    def loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+        ce, ntoks = masked_cross_entropy(model, batch, lengths)
+        total = mx.stop_gradient(mx.distributed.all_sum(ntoks, group=group, stream=mx.cpu))
+        return ce * size / mx.maximum(total, 1), ntoks
+
+    return loss
+
+
+def share_loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+    """`default_loss` that gives 0, not NaN, for a rank's empty share of a validation batch."""
+    ce, ntoks = masked_cross_entropy(model, batch, lengths)
+    return ce / load_mlx().maximum(ntoks, 1), ntoks
 
 
 def make_optimizer(config: TrainConfig) -> Any:
@@ -220,7 +218,6 @@ class Loop:
         from mlx_lm.tuner.trainer import TrainingArgs, train
 
         config = self.config
-        mx.reset_peak_memory()
         if self.cluster is None:
             resumed_from = self._start()
         else:  # every rank reports whether it could start; then all begin from rank 0's state
@@ -280,6 +277,7 @@ class Loop:
             write_adapter_config(self.adapter_dir, model=self.model_path, num_layers=config.num_layers,
                                  lora_parameters=config.lora.mlx(), extra={"seed": self.seed})
             checkpoint = latest_checkpoint(self.adapter_dir)
+        load_mlx().reset_peak_memory()
         if checkpoint is None:
             self.optimizer.init(self.model.trainable_parameters())
             return None
