@@ -222,6 +222,8 @@ def _follow(cluster: Any) -> None:
         distributed.follow(cluster, log=lambda line: None)
     except distributed.StopFollowing:
         return
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None  # rank 0 says how to resume
     except Exception as exc:  # noqa: BLE001  (shown as one line; rank 0 reports the run's outcome)
         errors.print(f"[red]train failed on rank {cluster.rank}:[/red] {type(exc).__name__}: {exc}", highlight=False)
         # A failure all ranks agreed on ends every process cleanly (rank 0 records it); any other must end the
