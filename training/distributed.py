@@ -193,19 +193,21 @@ def check_backend(backend: str = "ring") -> None:
         raise DistributedError(f"this MLX build ({mx.__version__}, {sys.platform}) has no {backend!r} backend "
                                f"(available: {', '.join(known) or 'none'})")
     if launcher() is None:
-        raise DistributedError("mlx.launch is not installed beside this Python (it comes with the mlx package)")
+        raise DistributedError("this MLX has no mlx.launch (mlx._distributed_utils.launch)")
+
+
+# mlx.launch, with Ctrl-C left to the ranks: it keeps relaying their output while they stop (rank 0 records the
+# run as interrupted), instead of dying with a traceback. (A Python handler, unlike SIG_IGN, is not inherited.)
+LAUNCHER = ("import signal, sys; signal.signal(signal.SIGINT, lambda *_: None); "
+            "from mlx._distributed_utils.launch import main; sys.argv[0] = 'mlx.launch'; main()")
 
 
 def launcher() -> list[str] | None:
-    script = Path(sys.executable).with_name("mlx.launch")
-    if script.is_file():
-        return [str(script)]
     try:
         import mlx._distributed_utils.launch  # noqa: F401
     except ImportError:
         return None
-    return [sys.executable, "-c", "import sys; from mlx._distributed_utils.launch import main; "
-                                  "sys.argv[0] = 'mlx.launch'; main()"]
+    return [sys.executable, "-c", LAUNCHER]
 
 
 def free_ports(count: int) -> int:

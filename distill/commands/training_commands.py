@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -197,16 +198,19 @@ def _launch(given: dict[str, Any], flags: dict[str, Any], config_file: Path | No
                 argv.append(flag)
             elif value is not None and value is not False:
                 argv += [flag, str(Path(value).resolve() if isinstance(value, Path) else value)]
-        status = Path(tempfile.mkdtemp(prefix="distill-launch-")) / "rank0.status"
-        command = distributed.launch_command(argv, processes=processes, hostfile=hostfile, status_file=status,
-                                             backend=backend)
-    console.print(f"{processes} processes: {shlex.join(command)}", highlight=False, markup=False)
-    try:
-        subprocess.run(command, check=False)
-    except KeyboardInterrupt:
-        errors.print("interrupted: rerun the same command to resume from the last checkpoint", highlight=False)
-        return 130
-    code = distributed.read_status(status)
+    console.print(f"{processes} processes, each: {shlex.join(argv)}", highlight=False, markup=False)
+    with tempfile.TemporaryDirectory(prefix="distill-launch-") as folder:
+        status = Path(folder) / "rank0.status"
+        with command_errors("train", (DistributedError,), "nothing was trained"):  # no free ports
+            command = distributed.launch_command(argv, processes=processes, hostfile=hostfile, status_file=status,
+                                                 backend=backend)
+        launch = subprocess.Popen(command)
+        while launch.poll() is None:
+            try:
+                launch.wait()
+            except KeyboardInterrupt:  # the ranks got it too: wait while they stop and rank 0 records it
+                errors.print("interrupted: waiting for the processes to stop", highlight=False)
+        code = distributed.read_status(status)
     if code is None:
         errors.print("[red]train failed:[/red] the processes ended without rank 0's result (a process was killed, "
                      "or rank 0 ran on another host: run --hostfile on the hostfile's first host)", highlight=False)
@@ -218,13 +222,19 @@ def _follow(cluster: Any) -> None:
     """A rank > 0: train as rank 0 says; its errors printed with the rank, never a traceback."""
     from distill.training import distributed
 
+    # Ctrl-C is rank 0's to handle: it records the run as interrupted and exits, and mlx.launch then ends the
+    # others. (Interrupted here, a rank would exit first and mlx.launch would kill rank 0 before it recorded that.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         distributed.follow(cluster, log=lambda line: None)
     except distributed.StopFollowing:
         return
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None  # rank 0 says how to resume
     except Exception as exc:  # noqa: BLE001  (shown as one line; rank 0 reports the run's outcome)
+        if isinstance(exc, RuntimeError) and "peer was lost" in str(exc):
+            # rank 0 stopped (Ctrl-C, or a failure it reports): a non-zero exit would make mlx.launch kill it
+            # before it has recorded that
+            errors.print(f"rank {cluster.rank}: the connection to the other ranks ended; stopping", highlight=False)
+            raise typer.Exit(0) from None
         errors.print(f"[red]train failed on rank {cluster.rank}:[/red] {type(exc).__name__}: {exc}", highlight=False)
         # A failure all ranks agreed on ends every process cleanly (rank 0 records it); any other must end the
         # launch, or rank 0 would wait for this process forever: mlx.launch stops the others on a non-zero exit.
