@@ -114,14 +114,24 @@ def current() -> Cluster | None:
 
 
 # -- rank 0: what the others need ----------------------------------------------------------------------------
-def job_message(config: Any, folder: Path, hashes: dict[str, str], token_counts: dict[str, int]) -> dict[str, Any]:
-    return {"kind": "job", "config": config.model_dump(mode="json"), "hashes": hashes, "token_counts": token_counts,
+def job_message(config: Any, folder: Path, hashes: dict[str, str], data: Any, model: Any) -> dict[str, Any]:
+    return {"kind": "job", "config": config.model_dump(mode="json"), "hashes": hashes,
+            "token_counts": token_counts(data), "weights": weights_fingerprint(model),
             "lines": {split: (Path(folder) / f"{split}.jsonl").read_text(encoding="utf-8")
                       for split in ("train", "valid")}}
 
 
 def token_counts(data: Any) -> dict[str, int]:
     return {split: sum(len(tokens) for tokens, _ in getattr(data, split)) for split in ("train", "valid")}
+
+
+def weights_fingerprint(model: Any) -> float:
+    """The sum of |w| over the base model's weights: every host must train the same model."""
+    mx = load_mlx()
+    from mlx.utils import tree_flatten
+
+    total = sum(mx.abs(value.astype(mx.float32)).sum() for _, value in tree_flatten(model.parameters()))
+    return float(total.item())
 
 
 # -- ranks > 0 -------------------------------------------------------------------------------------------------
@@ -153,6 +163,10 @@ def follow(cluster: Cluster, log: Callable[[str], None]) -> None:
             raise DistributedError(f"{model_dir} tokenises the data otherwise than rank 0's model "
                                    f"({token_counts(data)} tokens, rank 0 {job['token_counts']}): every host needs "
                                    "the same model")
+        weights = weights_fingerprint(loaded[0][0])
+        if abs(weights - job["weights"]) > 1e-5 * abs(job["weights"]):
+            raise DistributedError(f"{model_dir} has other weights than rank 0's model (sum |w| {weights:.6g}, rank 0 "
+                                   f"{job['weights']:.6g}): every host needs the same model")
     except Exception as exc:  # noqa: BLE001  (any of them: reported at the start of the first seed)
         problem = exc
     def preflight(model: Any) -> None:

@@ -26,7 +26,7 @@ from distill.store.manifest import distill_version, git_sha, package_versions
 from distill.training import checkpoint
 from distill.training.config import TrainConfig
 from distill.training.data import PreparedData, prepare
-from distill.training.distributed import Cluster, job_message, per_process_batch, token_counts
+from distill.training.distributed import Cluster, job_message, per_process_batch
 from distill.training.export import export_level, verify_export
 from distill.training.loop import Loop, LoopState, fmt_loss
 from distill.training.memory import check_fits, estimate_peak
@@ -79,7 +79,7 @@ def train_level(store: Store, run_name: str, level: str, config: TrainConfig, *,
             raise ValueError(f"batch_size {config.batch_size} is smaller than the {cluster.size} processes: each "
                              "process trains on its share of every batch (batch_size is the whole batch)")
         hashes = {split: entry["sha256"] for split, entry in export["files"].items()}
-        cluster.share(job_message(config, Path(export["folder"]), hashes, token_counts(data)))
+        cluster.share(job_message(config, Path(export["folder"]), hashes, data, loaded[0][0]))
         log(f"{cluster.size} processes: {per_process_batch(config.batch_size, cluster.size)} of every batch of "
             f"{config.batch_size} each; rank 0 writes the store and the adapters")
     return [_train_seed(store, run_name, level, config, seed, export, model_dir, data, restart=restart, log=log,

@@ -148,3 +148,32 @@ def test_launch_refusals_before_any_process_starts(cli, tmp_path):
     assert result.exit_code == 2 and "each with 'ssh'" in text(result)
     result = cli("train", "--run", "toy-run", "--hostfile", hostfile, "--processes", "2")
     assert result.exit_code == 2 and "not both" in text(result)
+
+
+@needs_ring
+def test_a_rank_with_another_model_is_refused_and_rank_0_records_why(tmp_path, tiny_model_dir):
+    """Run by mlx.launch directly (no --processes): rank 1's "student" has other weights than rank 0's."""
+    from distill.training.distributed import free_ports, launcher
+
+    from tests.support.training_fakes import tiny_model_for
+
+    problems = arithmetic_problems(60)
+    for rank, seed in ((0, 0), (1, 1)):  # the same vocabulary (same tokens), other random weights
+        tiny_model_for(tmp_path / f"models-{rank}" / "student-mlx", problems, seed=seed)
+    with Store(tmp_path / "test.duckdb") as store:
+        ingest_problems(store, tmp_path, problems)
+        add_corpus(store, "toy-run", problems, abstain={"q001", "q002"})
+    train = (f"{sys.executable} -m distill train --run toy-run --model student --seeds 1 --iters 5 "
+             f"--db {tmp_path / 'test.duckdb'} --out {tmp_path / 'runs'}")
+    script = f'export DISTILL_MODELS_DIR={tmp_path}/models-$MLX_RANK; exec {train}'
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run([*launcher(), "--backend", "ring", "-n", "2", "--starting-port", str(free_ports(2)),
+                             "--", "bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=600, stdin=subprocess.DEVNULL)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "train failed on rank 1: DistributedError:" in output and "has other weights than rank 0's model" in output
+    assert "train failed: 1 of the 2 processes could not start (see their messages)" in output
+    assert "Traceback" not in output
+    with Store(tmp_path / "test.duckdb") as store:
+        [row] = store.query("SELECT status, error FROM training_runs")
+    assert row["status"] == "failed" and "could not start" in row["error"]
