@@ -169,6 +169,7 @@ def follow(cluster: Cluster, log: Callable[[str], None]) -> None:
                                    f"{job['weights']:.6g}): every host needs the same model")
     except Exception as exc:  # noqa: BLE001  (any of them: reported at the start of the first seed)
         problem = exc
+
     def preflight(model: Any) -> None:
         if config.memory_check:
             share = per_process_batch(config.batch_size, cluster.size)
@@ -258,7 +259,7 @@ def launch_command(command: list[str], *, processes: int | None, hostfile: Path 
 def write_status(code: int) -> None:
     """Rank 0's exit code, for the `distill train --processes` that launched it (mlx.launch exits 0 regardless)."""
     path = os.environ.get(STATUS_ENV)
-    if path and (current_rank() == 0):
+    if path and os.environ.get("MLX_RANK", "0") == "0":
         Path(path).write_text(str(code))
 
 
@@ -267,10 +268,6 @@ def read_status(path: Path) -> int | None:
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def current_rank() -> int:
-    return int(os.environ.get("MLX_RANK", "0"))
 
 
 def hostfile_backend(hostfile: Path) -> tuple[int, str]:
