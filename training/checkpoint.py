@@ -111,11 +111,11 @@ def restore_checkpoint(checkpoint: Path, model: Any, optimizer: Any) -> LoopStat
         raise ValueError(f"{checkpoint}: the optimizer state does not match this model and optimizer "
                          f"({len(set(saved) ^ expected)} entries differ)")
     for key, value in saved.items():
-        _assign(optimizer.state, key.split("."), value)
+        assign(optimizer.state, key.split("."), value)
     return read_state(checkpoint)
 
 
-def _assign(tree: Any, path: list[str], value: Any) -> None:
+def assign(tree: Any, path: list[str], value: Any) -> None:
     node = tree
     for part in path[:-1]:
         node = node[int(part)] if isinstance(node, list) else node[part]

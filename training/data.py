@@ -79,8 +79,14 @@ def choose_max_seq_length(lengths: Sequence[int], setting: int | str, cap: int) 
 
 def prepare(folder: Path, tokenizer, *, mask_prompt: bool, max_seq_length: int | str, cap: int) -> PreparedData:
     """Tokenise train.jsonl and valid.jsonl of an export folder, and fix the max sequence length."""
-    examples = {split: tokenize(read_jsonl(Path(folder) / f"{split}.jsonl"), tokenizer, mask_prompt)
-                for split in ("train", "valid")}
+    rows = {split: read_jsonl(Path(folder) / f"{split}.jsonl") for split in ("train", "valid")}
+    return prepare_rows(rows, tokenizer, mask_prompt=mask_prompt, max_seq_length=max_seq_length, cap=cap)
+
+
+def prepare_rows(rows: dict[str, Sequence[dict[str, Any]]], tokenizer, *, mask_prompt: bool,
+                 max_seq_length: int | str, cap: int) -> PreparedData:
+    """`prepare` on rows already read (the `train` and `valid` lines of an export)."""
+    examples = {split: tokenize(rows[split], tokenizer, mask_prompt) for split in ("train", "valid")}
     lengths = {split: [len(tokens) for tokens, _ in items] for split, items in examples.items()}
     limit = choose_max_seq_length(lengths["train"] + lengths["valid"], max_seq_length, cap)
     kept = {split: [(t, o) for t, o in items if o < min(len(t), limit)] for split, items in examples.items()}
@@ -97,7 +103,12 @@ class BatchOrder:
     Examples are sorted by length and cut into batches (the remainder makes a last, smaller batch: every
     example is trained on). Training visits the batches in a fresh permutation each epoch, drawn from
     (seed, epoch) alone, so the batch at any iteration is known without replaying the ones before: a resume
-    at iteration k starts with batch k. Validation (loop=False) takes the batches in order, unshuffled."""
+    at iteration k starts with batch k. Validation (loop=False) takes the batches in order, unshuffled.
+
+    In a communication group of N processes (`distill train --processes N`), `batch_size` stays the whole batch:
+    every process makes the same batches in the same order and trains on its share of each, every N-th example
+    from its rank on (mlx-lm's own split of a batch). A share may be empty (a last batch smaller than N): it is a
+    batch without trained tokens."""
 
     def __init__(self, seed: int, start: int = 0):
         self.seed = seed
@@ -105,9 +116,8 @@ class BatchOrder:
 
     def __call__(self, dataset: Sequence[Example], batch_size: int, max_seq_length: int, loop: bool = False,
                  seed: int | None = None, comm_group: Any = None) -> Iterator[tuple[Any, Any]]:
-        if comm_group is not None and comm_group.size() > 1:
-            raise ValueError("distill trains in one process; distributed training is not supported")
-        batches = make_batches(dataset, batch_size)
+        rank, size = (comm_group.rank(), comm_group.size()) if comm_group is not None else (0, 1)
+        batches = [indices[rank::size] for indices in make_batches(dataset, batch_size)]
         if not loop:
             for indices in batches:
                 yield collate([dataset[j] for j in indices], max_seq_length)
@@ -129,8 +139,11 @@ def make_batches(dataset: Sequence[Example], batch_size: int) -> list[list[int]]
 
 
 def collate(items: Sequence[Example], max_seq_length: int) -> tuple[Any, Any]:
-    """Pad like mlx-lm (to one plus a multiple of 32, at most max_seq_length); `(tokens, [[offset, length]])`."""
+    """Pad like mlx-lm (to one plus a multiple of 32, at most max_seq_length); `(tokens, [[offset, length]])`.
+    No items: one row of padding with nothing to train on (a process's empty share of a batch)."""
     mx = load_mlx()
+    if not items:
+        return mx.zeros((1, 2), mx.int32), mx.array([[0, 0]])
     lengths = [min(len(tokens), max_seq_length) for tokens, _ in items]
     width = min(1 + PAD_TO * ((max(lengths) + PAD_TO - 1) // PAD_TO), max_seq_length)
     array = np.zeros((len(items), width), np.int32)

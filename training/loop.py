@@ -10,6 +10,10 @@
 - **Determinism**: `mx.random`, numpy and python are seeded from the training seed before the LoRA layers are
   made; the same seed gives the same losses.
 - **Output**: mlx-lm's progress and loss lines are kept, but coloured at a terminal only (`terminal_colours`).
+- **Several processes** (`training.distributed`): every rank runs this loop on its share of each batch; the
+  loss is normalised by the whole batch's token count, so mlx-lm's averaged gradient is one process's at the
+  same `batch_size`. Validation sums over all ranks; only rank 0 saves adapters and checkpoints and records
+  losses; a start or resume begins from rank 0's state on every rank.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from distill.training.checkpoint import (
 )
 from distill.training.config import TrainConfig
 from distill.training.data import BatchOrder, PreparedData
+from distill.training.distributed import Cluster
 
 from distill import cancel
 
@@ -107,6 +112,39 @@ def add_lora(model: Any, config: TrainConfig) -> None:
     linear_to_lora_layers(model, config.num_layers, config.lora.mlx())
 
 
+def masked_cross_entropy(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+    """mlx-lm's `default_loss` before its division: the cross-entropy summed over the trained tokens, and their
+    count."""
+    mx = load_mlx()
+    import mlx.nn as nn
+
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    logits = model(inputs)
+    steps = mx.arange(1, targets.shape[1] + 1)
+    mask = mx.logical_and(steps >= lengths[:, 0:1], steps <= lengths[:, 1:])
+    return (nn.losses.cross_entropy(logits, targets) * mask).astype(mx.float32).sum(), mask.sum()
+
+
+def whole_batch_loss(group: Any) -> Callable[..., Any]:
+    """The training loss on a rank's share, normalised by the token count of the whole batch (all ranks) times the
+    group size: mlx-lm averages the ranks' gradients and reported losses, which makes both the whole batch's mean."""
+    mx = load_mlx()
+    size = group.size()
+
+    def loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+        ce, ntoks = masked_cross_entropy(model, batch, lengths)
+        total = mx.stop_gradient(mx.distributed.all_sum(ntoks, group=group, stream=mx.cpu))
+        return ce * size / mx.maximum(total, 1), ntoks
+
+    return loss
+
+
+def share_loss(model: Any, batch: Any, lengths: Any) -> tuple[Any, Any]:
+    """`default_loss` that gives 0, not NaN, for a rank's empty share of a validation batch."""
+    ce, ntoks = masked_cross_entropy(model, batch, lengths)
+    return ce / load_mlx().maximum(ntoks, 1), ntoks
+
+
 def make_optimizer(config: TrainConfig) -> Any:
     load_mlx()
     import mlx.optimizers as optim
@@ -121,8 +159,12 @@ class Loop:
 
     def __init__(self, model: Any, data: PreparedData, config: TrainConfig, *, seed: int, adapter_dir: Path,
                  model_path: str, data_hashes: dict[str, str], sink: ProgressSink | None = None,
-                 preflight: Callable[[Any], None] | None = None, log: Callable[[str], None] = print):
+                 preflight: Callable[[Any], None] | None = None, log: Callable[[str], None] = print,
+                 cluster: Cluster | None = None):
         self.model, self.data, self.config, self.seed = model, data, config, seed
+        self.cluster = cluster
+        self.writer = cluster is None or cluster.leader  # saves adapters and checkpoints, records losses
+        self.rank = 0 if cluster is None else cluster.rank
         self.adapter_dir, self.model_path, self.data_hashes = Path(adapter_dir), model_path, data_hashes
         self.sink, self.preflight, self.log = sink, preflight, log
         self.pending: list[dict[str, Any]] = []
@@ -157,9 +199,10 @@ class Loop:
         from mlx_lm.tuner.trainer import evaluate
 
         started = time.perf_counter()
+        extra = {} if self.cluster is None else {"loss": share_loss}
         val_loss = evaluate(model=self.model, dataset=self.data.valid, batch_size=self.config.batch_size,
                             num_batches=self.config.val_batches, max_seq_length=self.data.max_seq_length,
-                            iterate_batches=BatchOrder(self.seed))
+                            iterate_batches=BatchOrder(self.seed), **extra)
         self.model.train()
         row = {"split": "valid", "iteration": iteration, "loss": float(val_loss), "tokens": None,
                "learning_rate": None, "iterations_per_second": None, "tokens_per_second": None,
@@ -170,7 +213,8 @@ class Loop:
                                                 or val_loss < state.best_val_loss - self.config.min_delta)
         if improved:
             state.best_iteration, state.best_val_loss, state.evals_since_best = iteration, float(val_loss), 0
-            save_adapter(self.model, self.adapter_dir / BEST)
+            if self.writer:
+                save_adapter(self.model, self.adapter_dir / BEST)
         else:
             state.evals_since_best += 1
         state.iteration = iteration
@@ -178,10 +222,11 @@ class Loop:
         state.seconds += now - self.clock
         self.clock = now
         self._persist()
-        save_checkpoint(self.adapter_dir, self.model, self.optimizer, state)
-        mark = "  best" if improved else f"  (best {fmt_loss(state.best_val_loss)} at {state.best_iteration})"
-        self.log(f"iter {iteration:>6}  val loss {val_loss:.4f}  ({time.perf_counter() - started:.1f} s){mark}")
-        load_mlx().random.seed(stream_seed(self.seed, iteration))
+        if self.writer:
+            save_checkpoint(self.adapter_dir, self.model, self.optimizer, state)
+            mark = "  best" if improved else f"  (best {fmt_loss(state.best_val_loss)} at {state.best_iteration})"
+            self.log(f"iter {iteration:>6}  val loss {val_loss:.4f}  ({time.perf_counter() - started:.1f} s){mark}")
+        self.reseed(iteration)
         patience = self.config.patience
         if patience is not None and state.evals_since_best >= patience and iteration < self.config.iters:
             raise StopTraining(f"no improvement in {patience} evaluations")
@@ -189,7 +234,7 @@ class Loop:
     def _persist(self) -> None:
         self.all_train += [r for r in self.pending if r["split"] == "train"]
         self.all_val += [r for r in self.pending if r["split"] == "valid"]
-        if self.sink is not None:
+        if self.sink is not None and self.writer:
             self.sink(self.pending, self.state)
         self.pending = []
 
@@ -199,49 +244,77 @@ class Loop:
         from mlx_lm.tuner.trainer import TrainingArgs, train
 
         config = self.config
-        if not self.data.train or not self.data.valid:
-            raise ValueError(f"need training and validation examples (have {len(self.data.train)} train, "
-                             f"{len(self.data.valid)} valid after length checks)")
-        self.adapter_dir.mkdir(parents=True, exist_ok=True)
-        seed_everything(self.seed)
-        add_lora(self.model, config)
-        if self.preflight is not None:
-            self.preflight(self.model)  # before step 1: may refuse
-        self.optimizer = make_optimizer(config)
-        write_adapter_config(self.adapter_dir, model=self.model_path, num_layers=config.num_layers,
-                             lora_parameters=config.lora.mlx(), extra={"seed": self.seed})
-        checkpoint = latest_checkpoint(self.adapter_dir)
-        resumed_from = None
-        mx.reset_peak_memory()
-        if checkpoint is not None:
-            self.state = restore_checkpoint(checkpoint, self.model, self.optimizer)
-            self._check_resumable()
-            resumed_from = self.offset = self.state.iteration
-            self.log(f"resuming at iteration {self.offset} (best val loss {fmt_loss(self.state.best_val_loss)} at "
-                     f"{self.state.best_iteration}); mlx-lm's progress counts from there")
+        if self.cluster is None:
+            resumed_from = self._start()
+        else:  # every rank reports whether it could start; then all begin from rank 0's state
+            failure = None
+            try:
+                resumed_from = self._start()
+            except Exception as exc:  # noqa: BLE001  (re-raised on this rank by start_together)
+                failure, resumed_from = exc, None
+            resumed_from = self.cluster.start_together(failure, self, resumed_from)
+        if resumed_from is not None:
+            self.offset = resumed_from
+            if self.writer:
+                self.log(f"resuming at iteration {self.offset} (best val loss {fmt_loss(self.state.best_val_loss)} "
+                         f"at {self.state.best_iteration}); mlx-lm's progress counts from there")
         else:
-            self.optimizer.init(self.model.trainable_parameters())
             self.evaluate(0)  # the base model: iteration 0, the first best
         status = "finished"
         if self.state.evals_since_best >= (config.patience or NEVER) and self.offset < config.iters:
             status = "early_stopped"
         elif self.offset < config.iters:
-            mx.random.seed(stream_seed(self.seed, self.offset))
+            self.reseed(self.offset)
             self.clock = time.perf_counter()
             args = TrainingArgs(
                 batch_size=config.batch_size, iters=config.iters - self.offset, val_batches=config.val_batches,
                 steps_per_report=config.steps_per_report, steps_per_eval=NEVER, steps_per_save=NEVER,
                 max_seq_length=self.data.max_seq_length, adapter_file=str(self.adapter_dir / "last.safetensors"),
                 grad_checkpoint=config.grad_checkpoint, grad_accumulation_steps=config.grad_accumulation_steps)
+            extra = {} if self.cluster is None else {"loss": whole_batch_loss(self.cluster.group)}
             try:
                 with terminal_colours():
                     train(self.model, self.optimizer, self.data.train, None, args=args,
-                          iterate_batches=BatchOrder(self.seed, start=self.offset), training_callback=self)
+                          iterate_batches=BatchOrder(self.seed, start=self.offset), training_callback=self, **extra)
             except StopTraining as stop:
                 status = "early_stopped"
-                self.log(f"early stop at iteration {self.state.iteration}: {stop}")
-        save_adapter(self.model, self.adapter_dir / "last.safetensors")  # also when stopped early or resumed at the end
+                if self.writer:
+                    self.log(f"early stop at iteration {self.state.iteration}: {stop}")
+        if self.writer:
+            save_adapter(self.model, self.adapter_dir / "last.safetensors")  # also when stopped early or resumed
+        if self.cluster is not None:
+            self.cluster.waiting = True  # every rank has left the loop: the others wait for rank 0's next message
         return LoopResult(self.state, status, resumed_from, int(mx.get_peak_memory()), self.all_train, self.all_val)
+
+    def _start(self) -> int | None:
+        """LoRA layers, the pre-flight and the optimizer; on the writer, the adapter config and the latest
+        checkpoint restored. Returns the iteration resumed from (None: a fresh start)."""
+        config = self.config
+        if not self.data.train or not self.data.valid:
+            raise ValueError(f"need training and validation examples (have {len(self.data.train)} train, "
+                             f"{len(self.data.valid)} valid after length checks)")
+        seed_everything(self.seed)
+        add_lora(self.model, config)
+        if self.preflight is not None:
+            self.preflight(self.model)  # before step 1: may refuse
+        self.optimizer = make_optimizer(config)
+        checkpoint = None
+        if self.writer:
+            self.adapter_dir.mkdir(parents=True, exist_ok=True)
+            write_adapter_config(self.adapter_dir, model=self.model_path, num_layers=config.num_layers,
+                                 lora_parameters=config.lora.mlx(), extra={"seed": self.seed})
+            checkpoint = latest_checkpoint(self.adapter_dir)
+        load_mlx().reset_peak_memory()
+        if checkpoint is None:
+            self.optimizer.init(self.model.trainable_parameters())
+            return None
+        self.state = restore_checkpoint(checkpoint, self.model, self.optimizer)
+        self._check_resumable()
+        return self.state.iteration
+
+    def reseed(self, iteration: int) -> None:
+        """The random stream for the stretch from `iteration` on (dropout); each rank draws its own."""
+        load_mlx().random.seed((stream_seed(self.seed, iteration) + self.rank) % 2**32)
 
     def _check_resumable(self) -> None:
         if self.state.data != self.data_hashes:

@@ -5,6 +5,9 @@ model loaded fresh, the memory pre-flight, then `training.loop.Loop`. Everything
 `training_runs` (config, manifest, status, best iteration and loss, adapter directory) and `training_losses`
 (every reported train and val loss). Rerunning resumes an unfinished run from its checkpoint, continues a
 finished one when `iters` grew, and refuses changed settings or data unless `restart`.
+
+With a `cluster` (several processes, `training.distributed`) this runs on rank 0 only: it sends the other ranks
+the data and each seed it trains, and alone writes the store and the adapter directory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from distill.store.manifest import distill_version, git_sha, package_versions
 from distill.training import checkpoint
 from distill.training.config import TrainConfig
 from distill.training.data import PreparedData, prepare
+from distill.training.distributed import Cluster, job_message, per_process_batch
 from distill.training.export import export_level, verify_export
 from distill.training.loop import Loop, LoopState, fmt_loss
 from distill.training.memory import check_fits, estimate_peak
@@ -55,7 +59,7 @@ def adapter_dir_for(config: TrainConfig, run_name: str, level: str, seed: int) -
 
 
 def train_level(store: Store, run_name: str, level: str, config: TrainConfig, *, restart: bool = False,
-                allow_leaks: bool = False, log: Log = print) -> list[TrainOutcome]:
+                allow_leaks: bool = False, log: Log = print, cluster: Cluster | None = None) -> list[TrainOutcome]:
     export = db.latest_export(store, run_name, config.split_seed, level)
     if export is None:
         result = export_level(store, run_name, level, config.split_seed, out_dir=config.out_dir,
@@ -72,13 +76,21 @@ def train_level(store: Store, run_name: str, level: str, config: TrainConfig, *,
     if data.truncated["train"] or data.truncated["valid"]:
         log(f"warning: {data.truncated['train']} train and {data.truncated['valid']} valid examples are longer than "
             f"max_seq_length {data.max_seq_length} and are cut at it")
+    if cluster is not None:
+        if config.batch_size < cluster.size:
+            raise ValueError(f"batch_size {config.batch_size} is smaller than the {cluster.size} processes: each "
+                             "process trains on its share of every batch (batch_size is the whole batch)")
+        hashes = {split: entry["sha256"] for split, entry in export["files"].items()}
+        cluster.share(job_message(config, Path(export["folder"]), hashes, data, loaded[0][0]))
+        log(f"{cluster.size} processes: {per_process_batch(config.batch_size, cluster.size)} of every batch of "
+            f"{config.batch_size} each; rank 0 writes the store and the adapters")
     return [_train_seed(store, run_name, level, config, seed, export, model_dir, data, restart=restart, log=log,
-                        fresh_model=loaded.pop() if loaded else None) for seed in config.seeds]
+                        fresh_model=loaded.pop() if loaded else None, cluster=cluster) for seed in config.seeds]
 
 
 def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, seed: int, export: dict[str, Any],
                 model_dir: Path, data: PreparedData, *, restart: bool, log: Log,
-                fresh_model: tuple[Any, Any] | None = None) -> TrainOutcome:
+                fresh_model: tuple[Any, Any] | None = None, cluster: Cluster | None = None) -> TrainOutcome:
     adapter_dir = adapter_dir_for(config, run_name, level, seed)
     existing = db.training_run(store, run_name, level, config.split_seed, seed)
     if existing is not None and restart:
@@ -114,14 +126,16 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
         db.update_training_run(store, training_id, status="running", iters=config.iters, config=resolved,
                                error=None)
 
+    batch = config.batch_size if cluster is None else per_process_batch(config.batch_size, cluster.size)
+
     def preflight(model: Any) -> None:
-        estimate = estimate_peak(model, batch_size=config.batch_size, max_seq_length=data.max_seq_length,
+        estimate = estimate_peak(model, batch_size=batch, max_seq_length=data.max_seq_length,
                                  grad_checkpoint=config.grad_checkpoint)
         db.update_training_run(store, training_id, memory_estimate=estimate.total,
                                manifest={**manifest, "memory": estimate.describe()})
         log(f"seed {seed}: memory pre-flight: {estimate.describe()}")
         if config.memory_check:
-            check_fits(estimate, batch_size=config.batch_size, max_seq_length=data.max_seq_length)
+            check_fits(estimate, batch_size=batch, max_seq_length=data.max_seq_length)
 
     def sink(losses: list[dict[str, Any]], state: LoopState) -> None:
         db.record_progress(store, training_id, losses, last_iteration=state.iteration,
@@ -130,7 +144,8 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
 
     model, _ = fresh_model or load_mlx_model(model_dir)
     loop = Loop(model, data, config, seed=seed, adapter_dir=adapter_dir, model_path=str(model_dir),
-                data_hashes=hashes, sink=sink, preflight=preflight, log=lambda line: log(f"seed {seed}: {line}"))
+                data_hashes=hashes, sink=sink, preflight=preflight, log=lambda line: log(f"seed {seed}: {line}"),
+                cluster=cluster)
     if existing is not None:
         resume_at = checkpoint.latest_checkpoint(adapter_dir)
         if resume_at is not None:
@@ -139,6 +154,8 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
                 log(f"seed {seed}: dropped {dropped} losses recorded after the checkpoint; they are recomputed")
     started = time.perf_counter()
     try:
+        if cluster is not None:
+            cluster.share({"kind": "seed", "seed": seed, "adapter_dir": str(adapter_dir)})
         result = loop.run()
     except (KeyboardInterrupt, Cancelled):
         db.update_training_run(store, training_id, status="interrupted")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +20,7 @@ from distill.stage_configs import load_stage
 from distill.store import Store, StoreError
 from distill.training.config import SplitConfig, TrainConfig
 from distill.training.contamination import leak_summary
+from distill.training.distributed import DistributedError
 from distill.training.export import ContaminationError, export_level
 from distill.training.memory import InsufficientMemory
 from distill.training.splits import make_split
@@ -105,30 +111,134 @@ def train_command(
     out: Annotated[Path | None, Opt("--out", help=about(TrainConfig, "out_dir", "Output root"))] = None,
     restart: Annotated[bool, Opt("--restart", help="Discard existing training runs of these seeds.")] = False,
     allow_leaks: AllowLeaksOption = None,
+    processes: Annotated[int | None, Opt("--processes", min=1, help=(
+        "Train in N processes on this machine (data-parallel, MLX's ring backend through mlx.launch); "
+        "batch_size stays the whole batch, split among them."))] = None,
+    hostfile: Annotated[Path | None, Opt("--hostfile", help=(
+        "Train in one process per host of this mlx.launch hostfile (several Macs; run it on the first host, "
+        "which holds the store)."))] = None,
     db: DbOption = None,
 ) -> None:
     """LoRA-train the student on one level, one adapter per seed (best validation kept; resumable)."""
+    from distill.training import distributed
     from distill.training.train import train_level
 
-    failures = (StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError)
-    with command_errors("train", failures,
-                        f"rerun the same command to resume run {run!r} {level} from its last checkpoint",
-                        {ContaminationError: 3, InsufficientMemory: 3}):
-        loaded = load_stage("train", config_file, {
-            "seeds": [int(s) for s in seeds.split(",") if s.strip()] if seeds else None, "iters": iters,
-            "model": model, "split_seed": split_seed, "batch_size": batch_size, "learning_rate": learning_rate,
-            "steps_per_eval": steps_per_eval, "patience": patience, "max_seq_length": max_seq_length, "out_dir": out})
-        study_leaks = loaded.study.split.allow_leaks if loaded.study else SplitConfig().allow_leaks
-        with Store(loaded.db(db)) as store:
-            outcomes = train_level(store, run, level, loaded.config, restart=restart,
-                                   allow_leaks=study_leaks if allow_leaks is None else allow_leaks,
-                                   log=lambda line: console.print(line, highlight=False, markup=False))
+    failures = (StoreError, UnknownModelError, InsufficientMemory, ValueError, OSError, DistributedError)
+    flags = {"seeds": [int(s) for s in seeds.split(",") if s.strip()] if seeds else None, "iters": iters,
+             "model": model, "split_seed": split_seed, "batch_size": batch_size, "learning_rate": learning_rate,
+             "steps_per_eval": steps_per_eval, "patience": patience, "max_seq_length": max_seq_length, "out_dir": out}
+    if (processes or 1) > 1 or hostfile is not None:
+        given = {"--run": run, "--level": level, "--config": config_file, "--seeds": seeds, "--iters": iters,
+                 "--model": model, "--split-seed": split_seed, "--batch-size": batch_size,
+                 "--learning-rate": learning_rate, "--steps-per-eval": steps_per_eval, "--patience": patience,
+                 "--max-seq-length": max_seq_length, "--out": out, "--restart": restart, "--allow-leaks": allow_leaks}
+        raise typer.Exit(_launch(given, flags, config_file, db, processes, hostfile))
+    cluster = None
+    with command_errors("train", (DistributedError,), "nothing was trained"):
+        cluster = distributed.current()
+    if cluster is not None and not cluster.leader:
+        _follow(cluster)
+        return
+
+    def log(line: str) -> None:
+        console.print(line, highlight=False, markup=False)
+
+    try:
+        with command_errors("train", failures,
+                            f"rerun the same command to resume run {run!r} {level} from its last checkpoint",
+                            {ContaminationError: 3, InsufficientMemory: 3}):
+            try:
+                loaded = load_stage("train", config_file, flags)
+                study_leaks = loaded.study.split.allow_leaks if loaded.study else SplitConfig().allow_leaks
+                with Store(loaded.db(db)) as store:
+                    outcomes = train_level(store, run, level, loaded.config, restart=restart,
+                                           allow_leaks=study_leaks if allow_leaks is None else allow_leaks,
+                                           log=log, cluster=cluster)
+            except BaseException:
+                if cluster is not None and cluster.waiting:
+                    cluster.share({"kind": "stop"})
+                raise
+            if cluster is not None:
+                cluster.share({"kind": "done"})
+    except typer.Exit as exit_:
+        distributed.write_status(exit_.exit_code)
+        raise
+    distributed.write_status(0)
     rows = [(o.seed, o.status + (" (already)" if o.skipped else ""), o.best_iteration,
              None if o.best_val_loss is None else round(o.best_val_loss, 4), o.last_iteration, round(o.seconds, 1),
              None if o.seconds_per_iteration is None else round(o.seconds_per_iteration, 3), str(o.adapter_dir))
             for o in outcomes]
     print_table(["seed", "status", "best_iter", "best_val_loss", "last_iter", "seconds", "s_per_iter", "adapter"],
                 rows, OutputFormat.table, title=f"{run} {level}")
+
+
+def _launch(given: dict[str, Any], flags: dict[str, Any], config_file: Path | None, db: Path | None,
+            processes: int | None, hostfile: Path | None) -> int:
+    """`distill train` once per rank with mlx.launch (these arguments, without --processes/--hostfile); rank 0's
+    exit code. The settings are checked here first, so a bad flag fails before any process starts."""
+    from distill.training import distributed
+
+    with command_errors("train", (DistributedError, ValueError, OSError), "nothing was trained"):
+        if processes is not None and hostfile is not None:
+            raise DistributedError("give --processes (this machine) or --hostfile (several hosts), not both")
+        if distributed.current() is not None:
+            raise DistributedError("already running under mlx.launch: leave out --processes and --hostfile")
+        backend = None
+        if hostfile is not None:
+            processes, backend = distributed.hostfile_backend(hostfile)
+        loaded = load_stage("train", config_file, flags)
+        if loaded.config.batch_size < processes:
+            raise DistributedError(f"batch_size {loaded.config.batch_size} is smaller than the {processes} processes "
+                                   "(batch_size is the whole batch, split among them)")
+        distributed.check_backend(backend or "ring")
+        given = {**given, "--db": loaded.db(db).resolve()}
+        argv = [sys.executable, "-m", "distill", "train"]
+        for flag, value in given.items():
+            if value is True:
+                argv.append(flag)
+            elif value is not None and value is not False:
+                argv += [flag, str(Path(value).resolve() if isinstance(value, Path) else value)]
+    console.print(f"{processes} processes, each: {shlex.join(argv)}", highlight=False, markup=False)
+    with tempfile.TemporaryDirectory(prefix="distill-launch-") as folder:
+        status = Path(folder) / "rank0.status"
+        with command_errors("train", (DistributedError,), "nothing was trained"):  # no free ports
+            command = distributed.launch_command(argv, processes=processes, hostfile=hostfile, status_file=status,
+                                                 backend=backend)
+        launch = subprocess.Popen(command)
+        while launch.poll() is None:
+            try:
+                launch.wait()
+            except KeyboardInterrupt:  # the ranks got it too: wait while they stop and rank 0 records it
+                errors.print("interrupted: waiting for the processes to stop", highlight=False)
+        code = distributed.read_status(status)
+    if code is None:
+        errors.print("[red]train failed:[/red] the processes ended without rank 0's result (a process was killed, "
+                     "or rank 0 ran on another host: run --hostfile on the hostfile's first host)", highlight=False)
+        return 1
+    return code
+
+
+def _follow(cluster: Any) -> None:
+    """A rank > 0: train as rank 0 says; its errors printed with the rank, never a traceback."""
+    from distill.training import distributed
+
+    # Ctrl-C is rank 0's to handle: it records the run as interrupted and exits, and mlx.launch then ends the
+    # others. (Interrupted here, a rank would exit first and mlx.launch would kill rank 0 before it recorded that.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        distributed.follow(cluster, log=lambda line: None)
+    except distributed.StopFollowing:
+        return
+    except Exception as exc:  # noqa: BLE001  (shown as one line; rank 0 reports the run's outcome)
+        if isinstance(exc, RuntimeError) and "peer was lost" in str(exc):
+            # rank 0 stopped (Ctrl-C, or a failure it reports): a non-zero exit would make mlx.launch kill it
+            # before it has recorded that
+            errors.print(f"rank {cluster.rank}: the connection to the other ranks ended; stopping", highlight=False)
+            raise typer.Exit(0) from None
+        errors.print(f"[red]train failed on rank {cluster.rank}:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        # A failure all ranks agreed on ends every process cleanly (rank 0 records it); any other must end the
+        # launch, or rank 0 would wait for this process forever: mlx.launch stops the others on a non-zero exit.
+        raise typer.Exit(0 if exc is cluster.agreed_failure else 1) from None
 
 
 def trainings_command(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
