@@ -63,21 +63,8 @@ def create_app(state: ServiceState) -> FastAPI:
             response.set_cookie(TOKEN_COOKIE, state.token, httponly=True, samesite="strict")
         return response
 
-    @app.exception_handler(ConfigError)
-    async def bad_config(request: Request, exc: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(JobNotFound)
-    async def no_job(request: Request, exc: JobNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(JobFinished)
-    async def ended(request: Request, exc: JobFinished) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(StoreError)
-    async def refused(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    for kind, status in ((ConfigError, 422), (JobNotFound, 404), (JobFinished, 409), (StoreError, 400)):
+        app.add_exception_handler(kind, _answer_with(status))
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
@@ -120,6 +107,13 @@ def create_app(state: ServiceState) -> FastAPI:
 
     register_pages(app, state)
     return app
+
+
+def _answer_with(status: int):
+    """An exception handler: the error's message as `detail`, with this HTTP status."""
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return handler
 
 
 def _has_token(request: Request, token: str) -> bool:

@@ -5,7 +5,6 @@ import asyncio
 import collections
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,18 +18,7 @@ from distill.graphs.corpus_run import run_corpus
 from distill.store import Store
 from distill.store.ingest import ingest
 
-from tests.support.openai_server import OpenAIServer, Reply, is_critic, user_text
-
-ADD = re.compile(r"What is (\d+) plus (\d+)\?")
-
-
-def arithmetic_teacher(request):
-    """Solves 'What is A plus B?' with a DeepSeek-style trace; as critic, accepts what the rule would."""
-    text = user_text(request)
-    a, b = map(int, ADD.search(text).groups())
-    if is_critic(request):
-        return Reply(content="VERDICT: ACCEPT\nREASON: correct sum.", completion_tokens=6)
-    return Reply(content=f"Answer: \\boxed{{{a + b}}}", reasoning_content=f"{a} + {b} = {a + b}.")
+from tests.support.openai_server import ADD, OpenAIServer, Reply, arithmetic_teacher, is_critic, user_text
 
 
 def seed(path, n):

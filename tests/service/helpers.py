@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -15,17 +14,7 @@ from distill.service.client import ServiceClient
 from distill.store import Store
 from distill.store.ingest import ingest
 
-from tests.support.openai_server import Reply, is_critic, user_text
-
-ADD = re.compile(r"What is (\d+) plus (\d+)\?")
-
-
-def arithmetic_teacher(request):
-    text = user_text(request)
-    a, b = map(int, ADD.search(text).groups())
-    if is_critic(request):
-        return Reply(content="VERDICT: ACCEPT\nREASON: correct sum.", completion_tokens=6)
-    return Reply(content=f"Answer: \\boxed{{{a + b}}}", reasoning_content=f"{a} + {b} = {a + b}.")
+from tests.support.openai_server import ADD, arithmetic_teacher  # noqa: F401 (the service tests' teacher)
 
 
 def seed_sums(db: Path, n: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -219,5 +220,17 @@ def main() -> None:
         threading.Event().wait()
 
 
+ADD = re.compile(r"What is (\d+) plus (\d+)\?")
+
+
+def arithmetic_teacher(request: dict[str, Any]) -> Reply:
+    """Solves 'What is A plus B?' with a DeepSeek-style trace; as critic, accepts what the rule would."""
+    a, b = map(int, ADD.search(user_text(request)).groups())
+    if is_critic(request):
+        return Reply(content="VERDICT: ACCEPT\nREASON: correct sum.", completion_tokens=6)
+    return Reply(content=f"Answer: \\boxed{{{a + b}}}", reasoning_content=f"{a} + {b} = {a + b}.")
+
+
 if __name__ == "__main__":
     main()
+
