@@ -12,16 +12,16 @@ from distill.evaluation.grading import answer_row
 from distill.models.mlx_runtime import load_mlx
 from distill.store import Store
 from distill.store import evaluation as db
-from distill.store.rows import EvalItemRow
+from distill.store.rows import EvalItemRow, EvaluationRow
 
 from tests.support.tiny_mlx_model import write_tiny_model
 
 
 def make_evaluation(store: Store, run: str, label: str, kind: str, seed: int = 0, *, level: str | None = None,
                     training_run: str | None = None, split: str = "test") -> int:
-    return db.create_evaluation(store, {
-        "run_name": run, "split": split, "split_seed": 0, "label": label, "kind": kind, "training_run": training_run,
-        "level": level, "seed": seed, "model": "crafted", "settings": {"max_tokens": 64}, "manifest": {}})
+    return db.create_evaluation(store, EvaluationRow(
+        run_name=run, split=split, split_seed=0, label=label, kind=kind, training_run=training_run,
+        level=level, seed=seed, model="crafted", settings={"max_tokens": 64}, manifest={}))
 
 
 def add_answer(store: Store, evaluation_id: int, problem_id: str, response: str, *, truncated: bool = False,
