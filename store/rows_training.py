@@ -102,6 +102,7 @@ class TrainingRunRow(Row):
     max_seq_length: int
     truncated_train: int
     truncated_valid: int
+    last_iteration: int = 0
     best_iteration: int | None = None
     best_val_loss: float | None = None
     memory_estimate: int | None = None
