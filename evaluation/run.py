@@ -21,7 +21,7 @@ from distill.graphs.calls import Role
 from distill.store import Store, StoreError
 from distill.store import evaluation as db
 from distill.store.manifest import distill_version, git_sha, package_versions
-from distill.store.rows import EvalItemRow
+from distill.store.rows import EvalItemRow, EvaluationRow
 
 from distill import cancel
 
@@ -139,11 +139,11 @@ def open_evaluation(store: Store, config: EvalConfig, target: Target, log: Log) 
                 "git_sha": git_sha()}
     found = db.find_evaluation(store, config.run, config.split, config.split_seed, target.label, target.seed)
     if found is None:
-        db.create_evaluation(store, {
-            "run_name": config.run, "split": config.split, "split_seed": config.split_seed, "label": target.label,
-            "kind": target.kind, "training_run": target.training_run, "level": target.level, "seed": target.seed,
-            "model": target.model, "adapter_dir": target.adapter_dir, "best_iteration": target.best_iteration,
-            "training_id": target.training_id, "settings": target.settings, "manifest": manifest})
+        db.create_evaluation(store, EvaluationRow(
+            run_name=config.run, split=config.split, split_seed=config.split_seed, label=target.label,
+            kind=target.kind, training_run=target.training_run, level=target.level, seed=target.seed,
+            model=target.model, adapter_dir=target.adapter_dir, best_iteration=target.best_iteration,
+            training_id=target.training_id, settings=target.settings, manifest=manifest))
     elif found["settings"] != target.settings:
         changed = sorted(k for k in found["settings"].keys() | target.settings.keys()
                          if found["settings"].get(k) != target.settings.get(k))

@@ -1,4 +1,4 @@
-"""Reads of the corpus builder's tables (its rows are store.rows models, written by store.writer)."""
+"""Runs, and reads of the corpus builder's tables (its rows are store.rows models, written by store.writer)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from distill.store.db import Store, StoreError
+from distill.store.rows import RunRow
+from distill.store.writer import insert
 
 TERMINAL = ("accepted", "abstained")
 
@@ -18,8 +20,8 @@ def register_run(store: Store, run_name: str, kind: str, manifest: dict[str, Any
     `identity`, and a rerun that differs in it is refused rather than silently mixed into the same run."""
     row = store.query("SELECT kind, manifest FROM runs WHERE run_name = ?", [run_name])
     if not row:
-        store.insert("runs", {"run_name": run_name, "kind": kind, "status": "running",
-                              "manifest": json.dumps({**manifest, "identity": identity}, default=str)})
+        insert(store.cursor(), RunRow(run_name=run_name, kind=kind, status="running",
+                                      manifest={**manifest, "identity": identity}))
         return True
     if row[0]["kind"] != kind:
         raise StoreError(f"run {run_name!r} is a {row[0]['kind']} run, not a {kind} run: choose another name")

@@ -17,12 +17,6 @@ import duckdb
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
-def insert_statement(table: str, row: dict[str, Any], on_conflict: str = "") -> tuple[str, list[Any]]:
-    """`INSERT [OR IGNORE|OR REPLACE] INTO table (...) VALUES (...)` for one row, with its parameters."""
-    marks = ", ".join("?" for _ in row)
-    return f"INSERT {on_conflict} INTO {table} ({', '.join(row)}) VALUES ({marks})", list(row.values())
-
-
 class StoreError(RuntimeError):
     """A store that cannot be opened or used as asked; the message says why."""
 
@@ -125,36 +119,6 @@ class Store:
         row = self.cursor().execute(sql, params or []).fetchone()
         return None if row is None else row[0]
 
-    def insert_rows(self, cur: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> int:
-        """Bulk insert by columns (`INSERT ... SELECT unnest(?)`): fast, unlike row-wise executemany."""
-        if not rows:
-            return 0
-        columns = list(rows[0])
-        types = self.column_types(table)
-        unknown = [c for c in columns if c not in types]
-        if unknown:
-            raise StoreError(f"table {table} has no column(s) {unknown}")
-        selects = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
-        values = [[row[c] for row in rows] for c in columns]
-        cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {selects}", values)
-        return len(rows)
-
-    def insert(self, table: str, row: dict[str, Any], *, on_conflict: str = "") -> None:
-        """Insert one row; `on_conflict` is '' (error), 'OR IGNORE' or 'OR REPLACE'."""
-        self.cursor().execute(*insert_statement(table, row, on_conflict))
-
-    def column_types(self, table: str) -> dict[str, str]:
-        cache = self.__dict__.setdefault("_column_types", {})
-        if table not in cache:
-            rows = self.cursor().execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
-                [table],
-            ).fetchall()
-            if not rows:
-                raise StoreError(f"no table {table} in {self.path}")
-            cache[table] = dict(rows)
-        return cache[table]
-
     # -- schema --------------------------------------------------------------------------------------
     def schema_version(self) -> int:
         """The newest migration applied."""
@@ -194,4 +158,3 @@ class Store:
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
                     [migration.version, migration.name, migration.checksum],
                 )
-        self.__dict__.pop("_column_types", None)

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from distill.store.db import Store, StoreError
-from distill.store.rows import EvalItemRow
-from distill.store.writer import write_rows
+from distill.store.rows import EvalItemRow, EvaluationRow
+from distill.store.writer import insert_returning, write_rows
 
 
 # -- problem sets ----------------------------------------------------------------------------------------
@@ -54,12 +54,8 @@ def find_evaluation(store: Store, run_name: str, split: str, split_seed: int, la
     return _decoded(rows[0]) if rows else None
 
 
-def create_evaluation(store: Store, row: dict[str, Any]) -> int:
-    row = {**row, "settings": json.dumps(row["settings"], default=str),
-           "manifest": json.dumps(row["manifest"], default=str)}
-    with store.transaction() as tx:
-        return int(tx.execute(f"INSERT INTO evaluations ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
-                              "RETURNING evaluation_id", list(row.values())).fetchone()[0])
+def create_evaluation(store: Store, row: EvaluationRow) -> int:
+    return int(insert_returning(store.cursor(), row, "evaluation_id"))
 
 
 def restart_evaluation(store: Store, evaluation_id: int, fields: dict[str, Any]) -> int:

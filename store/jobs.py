@@ -6,14 +6,15 @@ import json
 from typing import Any
 
 from distill.store.db import Store
+from distill.store.rows import JobRow
+from distill.store.writer import insert_returning
 
 FINAL = ("done", "failed", "cancelled")
 
 
 def add_job(store: Store, kind: str, run_name: str, config: dict[str, Any]) -> int:
-    with store.transaction() as tx:
-        return int(tx.execute("INSERT INTO jobs (kind, run_name, config, status) VALUES (?, ?, ?, 'queued') "
-                              "RETURNING job_id", [kind, run_name, json.dumps(config)]).fetchone()[0])
+    return int(insert_returning(store.cursor(), JobRow(kind=kind, run_name=run_name, config=config, status="queued"),
+                                "job_id"))
 
 
 def update_job(store: Store, job_id: int, **values: Any) -> None:

@@ -1,57 +1,16 @@
-"""Typed rows: one model per table the stages write, its columns derived from its fields, its key and conflict
-policy declared beside them. Rows are written by store.writer; a test checks every model against the
-migrations (names and nullability)."""
+"""Typed rows: one model per table distill writes, its columns derived from its fields, its key and conflict
+policy declared beside them (store.row_base). Rows are written by store.writer; a test checks every model in
+ROW_MODELS against the migrations (names, types and nullability). Ingest and training tables: rows_ingest,
+rows_training."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import json
-from typing import Any, ClassVar, Literal, TypeVar
+import datetime as dt
+from typing import Any
 
-Conflict = Literal["ignore", "replace", "append"]
-R = TypeVar("R", bound="Row")
-JSON_COLUMNS = ("params", "messages")
-
-
-class Row:
-    """A row of `TABLE`. On a conflict by `KEY`: `ignore` keeps the stored row (an LLM result is recorded once: the
-    idempotency record), `replace` stores the newer one (a decision that may be redone), `append` has no key."""
-
-    __slots__ = ()
-    TABLE: ClassVar[str]
-    KEY: ClassVar[tuple[str, ...]] = ()
-    ON_CONFLICT: ClassVar[Conflict] = "append"
-
-    @classmethod
-    @functools.cache
-    def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    def values(self) -> list[Any]:
-        """Parameters in column order; JSON columns serialised."""
-        return [_to_sql(c, getattr(self, c)) for c in self.columns()]
-
-    def key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, c) for c in self.KEY)
-
-    @classmethod
-    def from_record(cls: type[R], record: dict[str, Any]) -> R:
-        """The row as read back from the store (columns beyond the model's, such as created_at, are dropped)."""
-        return cls(**{c: _from_sql(c, record[c]) for c in cls.columns()})
-
-
-def _to_sql(column: str, value: Any) -> Any:
-    if column in JSON_COLUMNS and value is not None and not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _from_sql(column: str, value: Any) -> Any:
-    return json.loads(value) if column in JSON_COLUMNS and isinstance(value, str) else value
-
-
-row = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+from distill.store.row_base import Row, row
+from distill.store.rows_ingest import INGEST_ROWS
+from distill.store.rows_training import TRAINING_ROWS
 
 
 @row
@@ -67,6 +26,41 @@ class UsageRow(Row):
     @property
     def tokens(self) -> int:
         return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+# -- runs (migration 0001) and service jobs (migration 0010) ----------------------------------------------------
+@row
+class RunRow(Row):
+    """A corpus or levels run with its resolved manifest; a rerun checks it instead of writing it again."""
+
+    TABLE = "runs"
+    KEY = ("run_name",)
+    ON_CONFLICT = "error"
+
+    run_name: str
+    kind: str
+    status: str
+    manifest: dict[str, Any]
+    updated_at: dt.datetime | None = None
+
+
+@row
+class JobRow(Row):
+    """A job the service was asked to run (its id comes from a sequence)."""
+
+    TABLE = "jobs"
+
+    kind: str
+    run_name: str
+    config: dict[str, Any]
+    status: str
+    stage: str | None = None
+    progress: dict[str, Any] | None = None
+    result: str | None = None
+    error: str | None = None
+    log: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
 
 
 # -- the corpus loop (migration 0002) -------------------------------------------------------------------------
@@ -214,6 +208,32 @@ class LevelAttemptRow(UsageRow):
 
 # -- evaluation (migration 0005) ------------------------------------------------------------------------------
 @row
+class EvaluationRow(Row):
+    """One model (base, teacher, or a student's level and seed) evaluated on a run's split."""
+
+    TABLE = "evaluations"
+    KEY = ("run_name", "split", "split_seed", "label", "seed")
+    ON_CONFLICT = "error"
+
+    run_name: str
+    split: str
+    split_seed: int
+    label: str
+    kind: str
+    seed: int
+    model: str
+    settings: dict[str, Any]
+    manifest: dict[str, Any]
+    training_run: str | None = None
+    level: str | None = None
+    adapter_dir: str | None = None
+    best_iteration: int | None = None
+    training_id: int | None = None
+    generation_seconds: float | None = None
+    updated_at: dt.datetime | None = None
+
+
+@row
 class EvalItemRow(Row):
     """One answer of one evaluation, with the rule's verdict (a replayed node writes it again: nothing changes)."""
 
@@ -258,5 +278,6 @@ class JudgementRow(UsageRow):
     reason: str | None
 
 
-ROW_MODELS: tuple[type[Row], ...] = (AttemptRow, VerdictRow, OutcomeRow, CorpusRow, CallErrorRow, LevelRow,
-                                     LevelAttemptRow, EvalItemRow, JudgementRow)
+ROW_MODELS: tuple[type[Row], ...] = (RunRow, JobRow, AttemptRow, VerdictRow, OutcomeRow, CorpusRow, CallErrorRow,
+                                     LevelRow, LevelAttemptRow, EvaluationRow, EvalItemRow, JudgementRow,
+                                     *INGEST_ROWS, *TRAINING_ROWS)

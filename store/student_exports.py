@@ -6,14 +6,12 @@ import json
 from typing import Any
 
 from distill.store.db import Store
+from distill.store.rows_training import StudentExportRow
+from distill.store.writer import insert_returning
 
 
-def record_student_export(store: Store, row: dict[str, Any]) -> int:
-    row = {**row, "files": json.dumps(row["files"]), "details": json.dumps(row["details"], default=str)}
-    with store.transaction() as tx:
-        return int(tx.execute(f"INSERT INTO student_exports ({', '.join(row)}) VALUES "
-                              f"({', '.join('?' for _ in row)}) RETURNING student_export_id",
-                              list(row.values())).fetchone()[0])
+def record_student_export(store: Store, row: StudentExportRow) -> int:
+    return int(insert_returning(store.cursor(), row, "student_export_id"))
 
 
 def student_exports(store: Store, run_name: str | None = None) -> list[dict[str, Any]]:

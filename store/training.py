@@ -8,6 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from distill.store.db import Store, StoreError
+from distill.store.rows_training import (
+    ContaminationRow,
+    ExportRow,
+    SplitRow,
+    SplitSetRow,
+    TrainingLossRow,
+    TrainingRunRow,
+)
+from distill.store.writer import insert, insert_returning
 
 LEVELS = ("R1", "R2", "R3", "R4", "R5", "R6")
 
@@ -76,27 +85,25 @@ def save_split(store: Store, run_name: str, split_seed: int, *, valid: float, te
         existed = tx.execute("DELETE FROM split_sets WHERE run_name = ? AND split_seed = ? RETURNING created_at",
                              [run_name, split_seed]).fetchall()
         tx.execute("DELETE FROM splits WHERE run_name = ? AND split_seed = ?", [run_name, split_seed])
-        store.insert_rows(tx, "splits", [{"run_name": run_name, "split_seed": split_seed, **r} for r in rows])
-        tx.execute(
-            "INSERT INTO split_sets (run_name, split_seed, valid_fraction, test_fraction, sources, counts, leaks, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, coalesce(?, current_timestamp), "
-            "CASE WHEN ? THEN current_timestamp END)",
-            [run_name, split_seed, valid, test, json.dumps(list(sources)), json.dumps(counts), len(leaks),
-             existed[0][0] if existed else None, bool(existed)])
-        _replace_contamination(store, tx, run_name, split_seed, leaks)
+        insert(tx, *(SplitRow(run_name=run_name, split_seed=split_seed, **r) for r in rows))
+        insert(tx, SplitSetRow(run_name=run_name, split_seed=split_seed, valid_fraction=valid, test_fraction=test,
+                               sources=list(sources), counts=counts, leaks=len(leaks)))
+        if existed:  # a redone split set keeps when it was first made
+            tx.execute("UPDATE split_sets SET created_at = ?, updated_at = current_timestamp WHERE run_name = ? "
+                       "AND split_seed = ?", [existed[0][0], run_name, split_seed])
+        _replace_contamination(tx, run_name, split_seed, leaks)
 
 
 def replace_contamination(store: Store, run_name: str, split_seed: int, leaks: Sequence[dict[str, Any]]) -> None:
     with store.transaction() as tx:
-        _replace_contamination(store, tx, run_name, split_seed, leaks)
+        _replace_contamination(tx, run_name, split_seed, leaks)
         tx.execute("UPDATE split_sets SET leaks = ? WHERE run_name = ? AND split_seed = ?",
                    [len(leaks), run_name, split_seed])
 
 
-def _replace_contamination(store: Store, tx, run_name: str, split_seed: int, leaks: Sequence[dict[str, Any]]) -> None:
+def _replace_contamination(tx, run_name: str, split_seed: int, leaks: Sequence[dict[str, Any]]) -> None:
     tx.execute("DELETE FROM contamination WHERE run_name = ? AND split_seed = ?", [run_name, split_seed])
-    store.insert_rows(tx, "contamination", [{"run_name": run_name, "split_seed": split_seed, **leak}
-                                            for leak in leaks])
+    insert(tx, *(ContaminationRow(run_name=run_name, split_seed=split_seed, **leak) for leak in leaks))
 
 
 # -- training text ---------------------------------------------------------------------------------------
@@ -126,11 +133,8 @@ def level_texts(store: Store, run_name: str, level: str) -> tuple[str, dict[str,
 
 
 # -- exports ---------------------------------------------------------------------------------------------
-def record_export(store: Store, row: dict[str, Any]) -> int:
-    row = {**row, "files": json.dumps(row["files"]), "missing_text": json.dumps(row["missing_text"])}
-    with store.transaction() as tx:
-        return int(tx.execute(f"INSERT INTO exports ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
-                              "RETURNING export_id", list(row.values())).fetchone()[0])
+def record_export(store: Store, row: ExportRow) -> int:
+    return int(insert_returning(store.cursor(), row, "export_id"))
 
 
 def latest_export(store: Store, run_name: str, split_seed: int, level: str) -> dict[str, Any] | None:
@@ -153,12 +157,8 @@ def training_run(store: Store, run_name: str, level: str, split_seed: int, seed:
     return _decoded(rows[0], "config", "manifest") if rows else None
 
 
-def create_training_run(store: Store, row: dict[str, Any]) -> int:
-    row = {**row, "config": json.dumps(row["config"], default=str), "manifest": json.dumps(row["manifest"],
-                                                                                           default=str)}
-    with store.transaction() as tx:
-        return int(tx.execute(f"INSERT INTO training_runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
-                              "RETURNING training_id", list(row.values())).fetchone()[0])
+def create_training_run(store: Store, row: TrainingRunRow) -> int:
+    return int(insert_returning(store.cursor(), row, "training_id"))
 
 
 def delete_training_run(store: Store, training_id: int) -> None:
@@ -182,7 +182,7 @@ def record_progress(store: Store, training_id: int, losses: Sequence[dict[str, A
             iterations = [row["iteration"] for row in losses if row["split"] == split]
             tx.execute("DELETE FROM training_losses WHERE training_id = ? AND split = ? AND "
                        "list_contains(?, iteration)", [training_id, split, iterations])
-        store.insert_rows(tx, "training_losses", [{"training_id": training_id, **row} for row in losses])
+        insert(tx, *(TrainingLossRow(training_id=training_id, **row) for row in losses))
         if fields:
             sets = ", ".join(f"{k} = ?" for k in fields)
             tx.execute(f"UPDATE training_runs SET {sets}, updated_at = current_timestamp WHERE training_id = ?",

@@ -1,7 +1,10 @@
 """The store's writer for asyncio code: one background thread owns a cursor, and batches whatever is queued.
 `await writer.insert(*rows)` returns once its rows are committed (with whatever else was queued, in one
 transaction); `await writer.get(Model, key)` reads a row by key on the same thread, so it sees every write
-before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it."""
+before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it.
+
+Synchronous code writes the same rows with `insert(cur, *rows)` (inside the caller's transaction, if any; one
+column-wise statement per table) and `insert_returning(cur, row, column)` for a generated id."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from distill.store.db import Store
 from distill.store.rows import Row
 
 R = TypeVar("R", bound=Row)
-CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "append": ""}
+CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "error": "", "append": ""}
 CHUNK = 256  # rows per INSERT statement: DuckDB pays ~1 ms per statement, and parsing grows with its size
 
 
@@ -127,12 +130,12 @@ def write_rows(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> None:
 
 def group_rows(rows: Iterable[Row]) -> dict[type[Row], list[Row]]:
     """Rows by model, one per key: the first for `ignore`, the last for `replace` (a statement may not hit the
-    same key twice)."""
+    same key twice); every row for `error` (a repeated key raises) and `append`."""
     groups: dict[type[Row], dict[Any, Row]] = {}
     for n, row in enumerate(rows):
         model = type(row)
         keyed = groups.setdefault(model, {})
-        key = row.key() if model.KEY else n
+        key = row.key() if model.ON_CONFLICT in ("ignore", "replace") else n
         if model.ON_CONFLICT == "replace" or key not in keyed:
             keyed[key] = row
     return {model: list(keyed.values()) for model, keyed in groups.items()}
@@ -143,6 +146,31 @@ def insert_sql(model: type[Row], count: int, resolve: bool) -> str:
     marks = f"({', '.join('?' for _ in columns)})"
     clause = CLAUSES[model.ON_CONFLICT] if resolve else ""
     return f"INSERT {clause} INTO {model.TABLE} ({', '.join(columns)}) VALUES {', '.join([marks] * count)}"
+
+
+def insert(cur: duckdb.DuckDBPyConnection, *rows: Row) -> int:
+    """Insert `rows` on `cur` (in the caller's transaction, if one is open) with each model's conflict policy: one
+    column-wise statement per table (`INSERT ... SELECT unnest(?)`), fast for thousands of rows. Returns the
+    number of rows given."""
+    for model, group in group_rows(rows).items():
+        cur.execute(*unnest_insert(model, group))
+    return len(rows)
+
+
+def insert_returning(cur: duckdb.DuckDBPyConnection, row: Row, column: str) -> Any:
+    """Insert one row and return its `column` as stored (an id a sequence generated)."""
+    sql, params = unnest_insert(type(row), [row])
+    return cur.execute(f"{sql} RETURNING {column}", params).fetchone()[0]
+
+
+def unnest_insert(model: type[Row], rows: Sequence[Row]) -> tuple[str, list[list[Any]]]:
+    """`INSERT [OR ...] INTO table (...) SELECT unnest(?::type[]), ...` with one list of values per column."""
+    columns = model.columns()
+    types = {c: "VARCHAR" if t == "JSON" else t for c, t in model.sql_types().items()}
+    selects = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
+    values = [list(column) for column in zip(*(r.values() for r in rows), strict=True)]
+    return (f"INSERT {CLAUSES[model.ON_CONFLICT]} INTO {model.TABLE} ({', '.join(columns)}) SELECT {selects}",
+            values)
 
 
 def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]) -> dict[Any, R]:

@@ -22,6 +22,7 @@ from typing import Any
 from distill.agents.student import training_example
 from distill.store import Store, StoreError
 from distill.store import training as db
+from distill.store.rows_training import ExportRow
 from distill.training.contamination import Leak, leak_summary
 from distill.training.splits import DEFAULT, check_contamination, make_split
 
@@ -99,10 +100,10 @@ def export_level(store: Store, run_name: str, level: str = "R1", split_seed: int
             and (not leaks or previous["allow_leaks"]):
         return ExportResult(previous["export_id"], folder, counts, missing, text_source, leaks, reused=True,
                             created_split=created_split, stale=stale)
-    export_id = db.record_export(store, {
-        "run_name": run_name, "split_seed": split_seed, "level": level, "text_source": text_source,
-        "folder": str(folder), "files": files, "train_rows": counts["train"], "valid_rows": counts["valid"],
-        "test_rows": counts["test"], "missing_text": missing, "leaks": len(leaks), "allow_leaks": allow_leaks})
+    export_id = db.record_export(store, ExportRow(
+        run_name=run_name, split_seed=split_seed, level=level, text_source=text_source,
+        folder=str(folder), files=files, train_rows=counts["train"], valid_rows=counts["valid"],
+        test_rows=counts["test"], missing_text=missing, leaks=len(leaks), allow_leaks=allow_leaks))
     return ExportResult(export_id, folder, counts, missing, text_source, leaks, created_split=created_split,
                         stale=stale)
 

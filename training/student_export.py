@@ -28,6 +28,7 @@ from distill.models.lora_fuse import (
 )
 from distill.store import Store
 from distill.store import training as db
+from distill.store.rows_training import StudentExportRow
 from distill.store.student_exports import record_student_export
 
 FORMATS = ("mlx", "gguf", "peft")
@@ -116,11 +117,11 @@ def export_student(store: Store, run_name: str, level: str, seed: int, fmt: str,
             details["source_gguf"] = str(source)
             used_dtype = dtype
     seconds = time.perf_counter() - started
-    export_id = record_student_export(store, {
-        "training_id": row["training_id"], "run_name": run_name, "level": level, "split_seed": split_seed,
-        "seed": seed, "format": fmt, "dtype": used_dtype, "path": str(out), "base_model": str(base_dir),
-        "adapter_dir": str(adapter_dir), "adapter_sha256": sha, "best_iteration": row["best_iteration"],
-        "training_status": row["status"], "files": written_files(out), "details": details, "seconds": seconds})
+    export_id = record_student_export(store, StudentExportRow(
+        training_id=row["training_id"], run_name=run_name, level=level, split_seed=split_seed,
+        seed=seed, format=fmt, dtype=used_dtype, path=str(out), base_model=str(base_dir),
+        adapter_dir=str(adapter_dir), adapter_sha256=sha, best_iteration=row["best_iteration"],
+        training_status=row["status"], files=written_files(out), details=details, seconds=seconds))
     return StudentExport(export_id, fmt, out, sha, row["best_iteration"], row["status"], details, seconds)
 
 

@@ -23,6 +23,7 @@ from distill.models.registry import resolve_mlx_dir
 from distill.store import Store, StoreError
 from distill.store import training as db
 from distill.store.manifest import distill_version, git_sha, package_versions
+from distill.store.rows_training import TrainingRunRow
 from distill.training import checkpoint
 from distill.training.config import TrainConfig
 from distill.training.data import PreparedData, prepare
@@ -115,12 +116,12 @@ def _train_seed(store: Store, run_name: str, level: str, config: TrainConfig, se
                 "dropped": data.dropped, "packages": package_versions(), "distill_version": distill_version(),
                 "git_sha": git_sha()}
     if existing is None:
-        training_id = db.create_training_run(store, {
-            "run_name": run_name, "level": level, "split_seed": config.split_seed, "seed": seed,
-            "export_id": export["export_id"], "model": str(model_dir), "adapter_dir": str(adapter_dir),
-            "config": resolved, "manifest": manifest, "status": "running", "iters": config.iters,
-            "max_seq_length": data.max_seq_length, "truncated_train": data.truncated["train"],
-            "truncated_valid": data.truncated["valid"]})
+        training_id = db.create_training_run(store, TrainingRunRow(
+            run_name=run_name, level=level, split_seed=config.split_seed, seed=seed,
+            export_id=export["export_id"], model=str(model_dir), adapter_dir=str(adapter_dir),
+            config=resolved, manifest=manifest, status="running", iters=config.iters,
+            max_seq_length=data.max_seq_length, truncated_train=data.truncated["train"],
+            truncated_valid=data.truncated["valid"]))
     else:
         training_id = existing["training_id"]
         db.update_training_run(store, training_id, status="running", iters=config.iters, config=resolved,

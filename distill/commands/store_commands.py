@@ -66,8 +66,8 @@ def print_report(report: IngestReport) -> None:
         highlight=False,
     )
     for change in report.updates:
-        console.print(f"  updated {change['problem_id']} {change['field']}: "
-                      f"{change['old_value']!r} -> {change['new_value']!r}", highlight=False)
+        console.print(f"  updated {change.problem_id} {change.field}: "
+                      f"{change.old_value!r} -> {change.new_value!r}", highlight=False)
     for reject in report.rejects:
         console.print(f"  [yellow]rejected[/yellow] {reject}", highlight=False)
 

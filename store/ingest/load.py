@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from distill.store.ingest.records import (
     question_hash,
 )
 from distill.store.manifest import distill_version
+from distill.store.rows_ingest import IngestRejectRow, IngestRow, ProblemRow, ProblemUpdateRow, SourceRow
+from distill.store.writer import insert
 
 # Fields of a problem that a re-ingest compares; a difference is an update, recorded field by field.
 COMPARED_FIELDS = ("question", "answer", "solution", "year", "section", "question_id", "subject", "level", "metadata")
@@ -50,7 +52,7 @@ class IngestReport:
     placeholders: int = 0
     duplicates: int = 0
     rejects: list[IngestError] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[ProblemUpdateRow] = field(default_factory=list)
 
 
 def ingest(
@@ -81,17 +83,16 @@ def ingest(
         ingest_id = tx.execute("SELECT nextval('ingest_id_seq')").fetchone()[0]
         report = IngestReport(ingest_id=ingest_id, source=source, files=files, rejects=errors)
         if known_format is None:
-            tx.execute("INSERT INTO sources (name, format) VALUES (?, ?)", [source, fmt])
-        _write_problems(store, tx, source, ingest_id, records, report)
+            insert(tx, SourceRow(name=source, format=fmt))
+        _write_problems(tx, source, ingest_id, records, report)
         report.duplicates = _relink_duplicates(tx)
-        _write_rejects(tx, source, ingest_id, errors)
-        tx.execute(
-            "INSERT INTO ingests (ingest_id, source, format, path, files, options, inserted, updated, unchanged,"
-            " rejected, distill_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [ingest_id, source, fmt, str(path), json.dumps(files),
-             json.dumps({"mapping": asdict(mapping), "skip_invalid": skip_invalid, "limits": asdict(limits)}),
-             report.inserted, report.updated, report.unchanged, len(errors), distill_version(), started],
-        )
+        insert(tx, *(IngestRejectRow(source=source, path=e.path, locator=e.locator or "(file)", field=e.field,
+                                     reason=e.message, raw=e.raw, ingest_id=ingest_id) for e in errors))
+        insert(tx, IngestRow(
+            ingest_id=ingest_id, source=source, format=fmt, path=str(path), files=files,
+            options={"mapping": asdict(mapping), "skip_invalid": skip_invalid, "limits": asdict(limits)},
+            inserted=report.inserted, updated=report.updated, unchanged=report.unchanged, rejected=len(errors),
+            distill_version=distill_version(), started_at=started))
         tx.execute("UPDATE sources SET last_ingest_id = ? WHERE name = ?", [ingest_id, source])
     return report
 
@@ -138,26 +139,16 @@ def _read_all(path: Path, fmt: str, mapping: FieldMapping, limits: IngestLimits)
     return records, errors, files
 
 
-def _row(record: ProblemRecord, source: str) -> dict[str, Any]:
+def _row(record: ProblemRecord, source: str, ingest_id: int) -> ProblemRow:
+    """The record's row; `ingest_order` is set when the problem is new."""
     reason = placeholder_reason(record.question)
-    return {
-        "problem_id": f"{source}/{record.natural_key}",
-        "source": source,
-        "natural_key": record.natural_key,
-        "year": record.year,
-        "section": record.section,
-        "question_id": record.question_id,
-        "subject": record.subject,
-        "level": record.level,
-        "question": record.question,
-        "answer": record.answer,
-        "solution": record.solution,
-        "question_hash": question_hash(record.question),
-        "status": "placeholder" if reason else "ok",
-        "status_reason": reason,
-        "metadata": json.dumps(record.metadata, ensure_ascii=False, sort_keys=True) if record.metadata else None,
-        "origin": record.origin,
-    }
+    return ProblemRow(
+        problem_id=f"{source}/{record.natural_key}", source=source, natural_key=record.natural_key, year=record.year,
+        section=record.section, question_id=record.question_id, subject=record.subject, level=record.level,
+        question=record.question, answer=record.answer, solution=record.solution,
+        question_hash=question_hash(record.question), status="placeholder" if reason else "ok", status_reason=reason,
+        metadata=json.dumps(record.metadata, ensure_ascii=False, sort_keys=True) if record.metadata else None,
+        origin=record.origin, ingest_order=0, ingest_id=ingest_id)
 
 
 def _same(field_name: str, old: Any, new: Any) -> bool:
@@ -166,36 +157,36 @@ def _same(field_name: str, old: Any, new: Any) -> bool:
     return old == new
 
 
-def _write_problems(store: Store, tx, source: str, ingest_id: int, records: list[ProblemRecord],
-                    report: IngestReport) -> None:
+def _write_problems(tx, source: str, ingest_id: int, records: list[ProblemRecord], report: IngestReport) -> None:
     columns = ", ".join(("problem_id", *COMPARED_FIELDS))
     existing = {r[0]: dict(zip(("problem_id", *COMPARED_FIELDS), r, strict=True))
                 for r in tx.execute(f"SELECT {columns} FROM problems WHERE source = ?", [source]).fetchall()}
     order = tx.execute("SELECT coalesce(max(ingest_order), 0) FROM problems").fetchone()[0]
     new_rows = []
+    updated_columns = (*COMPARED_FIELDS, "question_hash", "status", "status_reason", "origin")
     for record in records:
-        row = _row(record, source)
-        report.placeholders += row["status"] == "placeholder"
-        old = existing.get(row["problem_id"])
+        row = _row(record, source, ingest_id)
+        report.placeholders += row.status == "placeholder"
+        old = existing.get(row.problem_id)
         if old is None:
             order += 1
-            new_rows.append({**row, "ingest_order": order, "ingest_id": ingest_id})
+            new_rows.append(replace(row, ingest_order=order))
             continue
-        changed = [f for f in COMPARED_FIELDS if not _same(f, old[f], row[f])]
+        changed = [f for f in COMPARED_FIELDS if not _same(f, old[f], getattr(row, f))]
         if not changed:
             report.unchanged += 1
             continue
         report.updated += 1
-        sets = ", ".join(f"{c} = ?" for c in (*COMPARED_FIELDS, "question_hash", "status", "status_reason", "origin"))
+        sets = ", ".join(f"{c} = ?" for c in updated_columns)
         tx.execute(
             f"UPDATE problems SET {sets}, updated_ingest_id = ?, updated_at = current_timestamp WHERE problem_id = ?",
-            [*(row[c] for c in (*COMPARED_FIELDS, "question_hash", "status", "status_reason", "origin")),
-             ingest_id, row["problem_id"]],
+            [*(getattr(row, c) for c in updated_columns), ingest_id, row.problem_id],
         )
-        report.updates += [{"problem_id": row["problem_id"], "ingest_id": ingest_id, "field": name,
-                            "old_value": _text(old[name]), "new_value": _text(row[name])} for name in changed]
-    store.insert_rows(tx, "problem_updates", report.updates)
-    report.inserted = store.insert_rows(tx, "problems", new_rows)
+        report.updates += [ProblemUpdateRow(problem_id=row.problem_id, ingest_id=ingest_id, field=name,
+                                            old_value=_text(old[name]), new_value=_text(getattr(row, name)))
+                           for name in changed]
+    insert(tx, *report.updates)
+    report.inserted = insert(tx, *new_rows)
 
 
 def _text(value: Any) -> str | None:
@@ -219,12 +210,3 @@ def _relink_duplicates(tx) -> int:
         """
     )
     return tx.execute("SELECT count(*) FROM problems WHERE duplicate_of IS NOT NULL").fetchone()[0]
-
-
-def _write_rejects(tx, source: str, ingest_id: int, errors: list[IngestError]) -> None:
-    for error in errors:
-        tx.execute(
-            "INSERT OR REPLACE INTO ingest_rejects (source, path, locator, field, reason, raw, ingest_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [source, error.path, error.locator or "(file)", error.field, error.message, error.raw, ingest_id],
-        )

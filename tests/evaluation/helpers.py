@@ -12,16 +12,18 @@ from distill.evaluation.grading import answer_row
 from distill.models.mlx_runtime import load_mlx
 from distill.store import Store
 from distill.store import evaluation as db
-from distill.store.rows import EvalItemRow
+from distill.store.rows import EvalItemRow, EvaluationRow, LevelRow
+from distill.store.rows_training import TrainingLossRow, TrainingRunRow
+from distill.store.writer import insert, insert_returning
 
 from tests.support.tiny_mlx_model import write_tiny_model
 
 
 def make_evaluation(store: Store, run: str, label: str, kind: str, seed: int = 0, *, level: str | None = None,
                     training_run: str | None = None, split: str = "test") -> int:
-    return db.create_evaluation(store, {
-        "run_name": run, "split": split, "split_seed": 0, "label": label, "kind": kind, "training_run": training_run,
-        "level": level, "seed": seed, "model": "crafted", "settings": {"max_tokens": 64}, "manifest": {}})
+    return db.create_evaluation(store, EvaluationRow(
+        run_name=run, split=split, split_seed=0, label=label, kind=kind, training_run=training_run,
+        level=level, seed=seed, model="crafted", settings={"max_tokens": 64}, manifest={}))
 
 
 def add_answer(store: Store, evaluation_id: int, problem_id: str, response: str, *, truncated: bool = False,
@@ -113,25 +115,23 @@ def craft_study(store: Store, tmp_path: Path, run: str = "study") -> None:
 
 def craft_training(store: Store, run: str = "study") -> None:
     """Training runs for R1 seeds 1..3 with validation curves whose minimum is the kept iteration, and level texts."""
+    cur = store.cursor()
     for seed, best in ((1, 20), (2, 10), (3, 30)):
-        training_id = 100 + seed
-        store.insert("training_runs", {
-            "training_id": training_id, "run_name": run, "level": "R1", "split_seed": 0, "seed": seed,
-            "export_id": 1, "model": "m", "adapter_dir": f"/a/{seed}", "config": "{}", "manifest": "{}",
-            "status": "finished", "iters": 40, "last_iteration": 40, "best_iteration": best,
-            "best_val_loss": 1.0 / seed, "max_seq_length": 64, "truncated_train": 0, "truncated_valid": 0})
+        training_id = insert_returning(cur, TrainingRunRow(
+            run_name=run, level="R1", split_seed=0, seed=seed, export_id=1, model="m", adapter_dir=f"/a/{seed}",
+            config={}, manifest={}, status="finished", iters=40, last_iteration=40, best_iteration=best,
+            best_val_loss=1.0 / seed, max_seq_length=64, truncated_train=0, truncated_valid=0), "training_id")
         for iteration in range(0, 41, 10):
             loss = 1.0 / seed + abs(iteration - best) / 100
-            store.insert("training_losses", {"training_id": training_id, "split": "valid", "iteration": iteration,
-                                             "loss": loss})
+            insert(cur, TrainingLossRow(training_id=training_id, split="valid", iteration=iteration, loss=loss))
             if iteration:
-                store.insert("training_losses", {"training_id": training_id, "split": "train",
-                                                 "iteration": iteration, "loss": loss + 0.1})
+                insert(cur, TrainingLossRow(training_id=training_id, split="train", iteration=iteration,
+                                            loss=loss + 0.1))
     for level, words in (("R1", 90), ("R2", 40)):
         for problem in STUDY_PROBLEMS:
-            store.insert("levels", {"run_name": run, "problem_id": f"ob/{problem['id']}", "level": level,
-                                    "status": "ok", "text": "t", "answer": problem["answer"], "words": words,
-                                    "tokens": 2 * words})
+            insert(cur, LevelRow(run_name=run, problem_id=f"ob/{problem['id']}", level=level, status="ok", text="t",
+                                 answer=problem["answer"], words=words, tokens=2 * words, target_words=None,
+                                 source_level=None, attempts=1, reason=None, call_key=None))
 
 
 SUMS_RUN = "sums"

@@ -12,6 +12,8 @@ from distill.evaluation.config import EvalConfig, ModelChoice, parse_models
 from distill.evaluation.run import evaluate, sample_order, select_problems
 from distill.store import StoreError
 from distill.store.ingest import ingest
+from distill.store.rows_training import TrainingRunRow
+from distill.store.writer import insert
 from distill.training.config import TrainConfig
 from distill.training.splits import make_split
 from distill.training.train import train_level
@@ -138,10 +140,10 @@ def test_students_are_refused_on_problems_they_trained_on(sums):
     add_corpus(store, "other", problems, source="sums")
     make_split(store, "other", 0)
     store.cursor().execute("UPDATE splits SET split = 'train' WHERE run_name = 'other' AND split = 'test'")
-    store.insert("training_runs", {
-        "run_name": "other", "level": "R1", "split_seed": 0, "seed": 1, "export_id": 1, "model": str(model),
-        "adapter_dir": "/nowhere", "config": "{}", "manifest": "{}", "status": "finished", "iters": 1,
-        "best_iteration": 1, "best_val_loss": 1.0, "max_seq_length": 8, "truncated_train": 0, "truncated_valid": 0})
+    insert(store.cursor(), TrainingRunRow(
+        run_name="other", level="R1", split_seed=0, seed=1, export_id=1, model=str(model), adapter_dir="/nowhere",
+        config={}, manifest={}, status="finished", iters=1, best_iteration=1, best_val_loss=1.0, max_seq_length=8,
+        truncated_train=0, truncated_valid=0))
     with pytest.raises(StoreError, match="train/valid split of 'other'"):
         evaluate(store, EvalConfig(run=RUN, models="student:other/R1", base_model=str(model)), log=lambda line: None)
     store.cursor().execute("UPDATE splits SET split = 'test' WHERE run_name = 'other' AND split = 'train'")

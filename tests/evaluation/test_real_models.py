@@ -6,6 +6,8 @@ import pytest
 from distill.evaluation.config import EvalConfig
 from distill.evaluation.run import evaluate
 from distill.store.ingest import ingest
+from distill.store.rows import CorpusRow, RunRow
+from distill.store.writer import insert
 from distill.training.splits import make_split
 
 from tests.support.paths import SAMPLE
@@ -19,12 +21,11 @@ def sample_split(store):
     """The bundled sample set with a corpus run that 'accepted' every problem (its reasoning is a stub: only the
     held-out split matters here), split with seed 0."""
     ingest(store, SAMPLE, "obryan", source="sample")
-    store.insert("runs", {"run_name": RUN, "kind": "corpus", "status": "finished",
-                          "manifest": '{"config": {"source": "sample"}}'})
-    for row in store.query("SELECT problem_id, answer FROM active_problems"):
-        store.insert("corpus", {"run_name": RUN, "problem_id": row["problem_id"], "attempt": 1, "call_key": "k",
-                                "reasoning": "stub", "content": "stub", "answer": row["answer"],
-                                "decided_by": "rule"})
+    insert(store.cursor(), RunRow(run_name=RUN, kind="corpus", status="finished",
+                                  manifest={"config": {"source": "sample"}}))
+    insert(store.cursor(), *(CorpusRow(run_name=RUN, problem_id=row["problem_id"], attempt=1, call_key="k",
+                                       reasoning="stub", content="stub", answer=row["answer"], decided_by="rule")
+                             for row in store.query("SELECT problem_id, answer FROM active_problems")))
     make_split(store, RUN, 0)
     return store
 

@@ -2,6 +2,8 @@ import duckdb
 import pytest
 from distill.store import Store, StoreError
 from distill.store.db import load_migrations
+from distill.store.rows_ingest import ProblemUpdateRow
+from distill.store.writer import insert
 
 
 def test_fresh_store_is_at_the_newest_version(tmp_path):
@@ -56,11 +58,11 @@ def test_read_only_needs_an_existing_store(tmp_path):
         Store(tmp_path / "missing.duckdb", read_only=True)
 
 
-def test_insert_rows_is_one_bulk_statement(store):
-    rows = [{"problem_id": f"p{i}", "field": "answer", "ingest_id": 1, "old_value": None, "new_value": str(i)}
+def test_insert_is_one_bulk_statement(store):
+    rows = [ProblemUpdateRow(problem_id=f"p{i}", field="answer", ingest_id=1, old_value=None, new_value=str(i))
             for i in range(3000)]
     with store.transaction() as tx:
-        assert store.insert_rows(tx, "problem_updates", rows) == 3000
+        assert insert(tx, *rows) == 3000
     assert store.scalar("SELECT count(*) FROM problem_updates WHERE old_value IS NULL") == 3000
 
 

@@ -44,3 +44,22 @@ def test_json_columns_round_trip():
     record = dict(zip(row.columns(), row.values(), strict=True))
     assert record["messages"] == '[{"role": "user", "content": "é"}]'
     assert AttemptRow.from_record({**record, "created_at": None}) == row
+
+
+# the DuckDB types a model's declared type may be stored in (a str field may hold a JSON column's text)
+STORED_AS = {"VARCHAR": {"VARCHAR"}, "BIGINT": {"INTEGER", "BIGINT"}, "DOUBLE": {"DOUBLE"}, "BOOLEAN": {"BOOLEAN"},
+             "TIMESTAMP": {"TIMESTAMP"}, "JSON": {"JSON"}}
+
+
+@pytest.mark.parametrize("model", ROW_MODELS, ids=lambda m: m.__name__)
+def test_row_model_types_match_its_table(store, model: type[Row]):
+    types_ = dict(store.cursor().execute("SELECT column_name, data_type FROM information_schema.columns "
+                                         "WHERE table_name = ?", [model.TABLE]).fetchall())
+    for name, declared in model.sql_types().items():
+        allowed = STORED_AS[declared] | ({"JSON"} if declared == "VARCHAR" else set())
+        assert types_[name] in allowed, f"{model.TABLE}.{name} is {types_[name]}, the model says {declared}"
+
+
+def test_every_written_table_has_one_model():
+    tables = [m.TABLE for m in ROW_MODELS]
+    assert len(tables) == len(set(tables))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import duckdb
 import pytest
-from distill.store.rows import CallErrorRow, OutcomeRow, VerdictRow
-from distill.store.writer import AsyncWriter, group_rows
+from distill.store.rows import CallErrorRow, JobRow, OutcomeRow, VerdictRow
+from distill.store.rows_ingest import SourceRow
+from distill.store.writer import AsyncWriter, group_rows, insert, insert_returning
 
 
 def verdict(key: str, verdict: str = "correct", **fields) -> VerdictRow:
@@ -94,3 +96,26 @@ def test_get_needs_a_single_column_key(store):
 
     with pytest.raises(ValueError, match="not keyed by one column"):
         run_with_writer(store, body)
+
+
+# -- the synchronous path ------------------------------------------------------------------------------------
+def test_insert_applies_each_models_policy_in_the_callers_transaction(store):
+    with store.transaction() as tx:
+        insert(tx, verdict("a", "correct"), outcome("p", "failed"), verdict("a", "incorrect"))
+        insert(tx, outcome("p", "accepted"), SourceRow(name="s", format="csv"))
+    assert store.scalar("SELECT verdict FROM verdicts") == "correct"  # ignore
+    assert store.scalar("SELECT status FROM problem_outcomes") == "accepted"  # replace
+    with pytest.raises(duckdb.ConstraintException), store.transaction() as tx:  # error: a key that must be new
+        insert(tx, SourceRow(name="t", format="csv"), SourceRow(name="t", format="jsonl"))
+    with pytest.raises(duckdb.ConstraintException), store.transaction() as tx:
+        insert(tx, SourceRow(name="u", format="csv"))
+        insert(tx, SourceRow(name="s", format="csv"))
+    assert store.scalar("SELECT list(name) FROM sources") == ["s"]  # the failed transactions left nothing
+
+
+def test_insert_returning_gives_the_generated_id_and_json_round_trips(store):
+    job = JobRow(kind="study", run_name="r", config={"note": "é", "stages": ["corpus"]}, status="queued")
+    first, second = (insert_returning(store.cursor(), job, "job_id") for _ in range(2))
+    assert second == first + 1
+    (record,) = store.query("SELECT * FROM jobs WHERE job_id = ?", [first])
+    assert JobRow.from_record(record) == job

@@ -13,6 +13,8 @@ from typing import Any
 from distill.agents.student import STUDENT_SYSTEM_PROMPT
 from distill.store import Store
 from distill.store.ingest import ingest
+from distill.store.rows import CorpusRow, OutcomeRow, RunRow
+from distill.store.writer import insert
 
 from tests.support.tiny_mlx_model import write_tiny_model
 
@@ -48,17 +50,18 @@ def ingest_problems(store: Store, tmp_path: Path, problems: list[dict[str, Any]]
 def add_corpus(store: Store, run_name: str, problems: list[dict[str, Any]], source: str = "toy",
                abstain: set[str] | frozenset[str] = frozenset()) -> None:
     """Corpus rows (accepted) for every problem not in `abstain`; outcome rows for all, as the builder writes."""
-    store.insert("runs", {"run_name": run_name, "kind": "corpus", "status": "finished",
-                          "manifest": json.dumps({"config": {"source": source}})}, on_conflict="OR IGNORE")
+    cur = store.cursor()
+    if not store.scalar("SELECT count(*) FROM runs WHERE run_name = ?", [run_name]):
+        insert(cur, RunRow(run_name=run_name, kind="corpus", status="finished",
+                           manifest={"config": {"source": source}}))
     for p in problems:
         pid = f"{source}/{p['id']}"
         status = "abstained" if p["id"] in abstain else "accepted"
-        store.insert("problem_outcomes", {"run_name": run_name, "problem_id": pid, "status": status, "attempts": 1},
-                     on_conflict="OR REPLACE")
+        insert(cur, OutcomeRow(run_name=run_name, problem_id=pid, status=status, reason=None, attempts=1))
         if status == "accepted":
-            store.insert("corpus", {"run_name": run_name, "problem_id": pid, "attempt": 1, "call_key": f"k-{pid}",
-                                    "reasoning": p["reasoning"], "content": p["reasoning"], "answer": p["answer"],
-                                    "decided_by": "rule"})
+            insert(cur, CorpusRow(run_name=run_name, problem_id=pid, attempt=1, call_key=f"k-{pid}",
+                                  reasoning=p["reasoning"], content=p["reasoning"], answer=p["answer"],
+                                  decided_by="rule"))
 
 
 def tiny_model_for(path: Path, problems: list[dict[str, Any]], **options: Any) -> Path:

@@ -11,6 +11,8 @@ import pytest
 from distill.agents.student import STUDENT_SYSTEM_PROMPT
 from distill.store import StoreError
 from distill.store import training as db
+from distill.store.rows import LevelRow
+from distill.store.writer import insert
 from distill.training.export import export_level, verify_export
 from distill.training.splits import make_split
 
@@ -71,9 +73,10 @@ def test_levels_rows_are_used_when_present_and_other_levels_need_them(toy_run):
     make_split(store, toy_run.run, 0)
     train_ids = [r["problem_id"] for r in db.split_rows(store, toy_run.run, 0) if r["split"] == "train"]
     for i, pid in enumerate(train_ids):  # R3 exists for all train problems; one of them failed
-        store.insert("levels", {"run_name": toy_run.run, "problem_id": pid, "level": "R3",
-                                "status": "failed" if i == 0 else "ok", "text": None if i == 0 else "short.",
-                                "answer": "7"})
+        insert(store.cursor(), LevelRow(run_name=toy_run.run, problem_id=pid, level="R3",
+                                        status="failed" if i == 0 else "ok", text=None if i == 0 else "short.",
+                                        answer="7", words=None, tokens=None, target_words=None, source_level=None,
+                                        attempts=1, reason=None, call_key=None))
     result = export_level(store, toy_run.run, "R3", 0, out_dir=toy_run.tmp / "runs")
     assert result.text_source == "levels"
     assert result.rows == {"train": len(train_ids) - 1, "valid": 0, "test": 0}

@@ -9,6 +9,8 @@ from collections import Counter, defaultdict
 import pytest
 from distill.store import StoreError
 from distill.store import training as db
+from distill.store.rows import LevelRow
+from distill.store.writer import insert
 from distill.training.splits import apportion, assign_splits, make_split
 
 from tests.support.training_fakes import add_corpus, arithmetic_problems, ingest_problems
@@ -177,8 +179,9 @@ def test_a_level_on_few_problems_still_gets_a_validation_problem(store, tmp_path
     before = make_split(store, "r", 0, valid=0.1, test=0.2)
     train_ids = before.ids("train")[:3]  # R3 text on three training problems only: none of them in valid
     for pid in train_ids:
-        store.insert("levels", {"run_name": "r", "problem_id": pid, "level": "R3", "status": "ok", "text": "t",
-                                "answer": "1", "words": 1, "tokens": 1})
+        insert(store.cursor(), LevelRow(run_name="r", problem_id=pid, level="R3", status="ok", text="t", answer="1",
+                                        words=1, tokens=1, target_words=None, source_level=None, attempts=1,
+                                        reason=None, call_key=None))
     after = make_split(store, "r", 0, valid=0.1, test=0.2)
     assert set(after.ids("test")) == set(before.ids("test"))
     moved = [pid for pid in train_ids if pid in after.ids("valid")]
