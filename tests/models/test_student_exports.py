@@ -187,8 +187,41 @@ def test_peft_config_of_an_adapter_on_every_layer(adapted, tmp_path):
                                                 "v_proj"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("peft") is None or importlib.util.find_spec("torch") is None,
-                    reason="peft and torch are not installed (the numpy checks above cover the mapping)")
+needs_peft = pytest.mark.skipif(
+    importlib.util.find_spec("peft") is None or importlib.util.find_spec("torch") is None,
+    reason="peft and torch are not installed (the numpy checks above cover the mapping; "
+           "DISTILL_TEST_PEFT=1 ./scripts/test.sh installs them)")
+
+
+@needs_peft
+@pytest.mark.parametrize(("architecture", "options"), [
+    ("llama", {}), ("qwen2", {}), ("llama", {"num_layers": 1, "keys": ["self_attn.q_proj", "mlp.down_proj"]})],
+    ids=["llama", "qwen2", "llama-last-layer-two-modules"])
+def test_transformers_with_the_peft_folder_computes_what_mlx_with_the_adapter_computes(adapted, tmp_path,
+                                                                                       architecture, options):
+    """The PEFT export loaded by the real `peft` on the base in transformers (as vLLM's LoRA modules load it): the
+    same logits as MLX with the adapter, and not the base's."""
+    import torch
+    from distill.models.mlx_runtime import load_mlx, load_mlx_model
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    mx = load_mlx()
+    _, base, adapter_dir = adapted(architecture, rank=4, scale=8.0, **options)
+    write_peft_folder(adapter_dir, tmp_path / "peft", base_model=str(base), num_hidden_layers=LAYERS)
+    ids = [258, 40, 71, 101, 108, 108, 111, 257, 33, 20, 200, 12]
+    hf = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(hf, str(tmp_path / "peft")).eval()
+    with torch.no_grad():
+        got = peft_model(torch.tensor([ids])).logits[0].numpy()
+    model, _ = load_mlx_model(base, adapter_dir)
+    base_model, _ = load_mlx_model(base)
+    want, before = np.array(model(mx.array([ids]))[0]), np.array(base_model(mx.array([ids]))[0])
+    assert np.abs(want - before).max() > 0.1  # the adapter matters
+    np.testing.assert_allclose(got, want, atol=1e-4)  # measured: |diff| <= 2.3e-6; the adapter moves 0.86-3.7
+
+
+@needs_peft
 def test_peft_loads_the_folder(adapted, tmp_path):
     from peft import LoraConfig, load_peft_weights
 
