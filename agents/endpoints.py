@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 # Named endpoints a user can give as `--teacher NAME`; the key is read from the named env var at run time.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -56,6 +56,14 @@ class EndpointConfig(BaseModel):
                                  "server's 'teacher'): part of every cache key and run identity.")
     timeout_s: float = Field(300, gt=0)
     max_retries: int = Field(6, ge=0, description="Retries on 429 / 5xx / timeouts / connection errors / empty.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_files(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "api_key" in value:
+            raise ValueError("api_key: a key never goes in a file; set api_key_env to the name of the environment "
+                             "variable that holds it")
+        return value
 
     @field_validator("base_url")
     @classmethod

@@ -77,9 +77,9 @@ def per_model(store: Store, run: str, split: str, resamples: int = RESAMPLES, se
 
 
 def per_level(store: Store, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The students among `per_model`'s rows (accuracy, CI, answer length), each with the length of its
-    training text."""
-    rows = [dict(r) for r in models if r["kind"] == "student"]
+    """The trained students (one level of a training run) among `per_model`'s rows (accuracy, CI, answer length),
+    each with the length of its training text. Endpoint students ([[eval.students]]) have no level: not here."""
+    rows = [dict(r) for r in models if r["kind"] == "student" and r["level"]]
     for row in rows:
         text = store.query("SELECT mean_words, mean_tokens FROM level_summary WHERE run_name = ? AND level = ?",
                            [row["training_run"], row["level"]])

@@ -8,9 +8,23 @@ from typing import Literal
 from distill.agents.endpoints import EndpointConfig
 from distill.graphs.runner import Pacing
 from distill.store.training import LEVELS
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["base", "teacher", "student"]
+
+
+class EndpointStudent(EndpointConfig):
+    """A student served behind any OpenAI-compatible endpoint (vLLM with LoRA modules, llama.cpp, Ollama,
+    mlx_lm.server): one `[[eval.students]]` entry. It is asked and graded exactly as the teacher is (same runner,
+    prompt and rule), and stored as the student `student:NAME`. The key comes only from `api_key_env`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Its label is student:NAME (letters, "
+                      "digits, '.', '_', '-': never a trained adapter's student:RUN/LEVEL).")
+    pacing: Pacing | None = Field(None, description="Its own pacing (a GPU box's limits); None: [eval.pacing].")
+
+    @property
+    def label(self) -> str:
+        return f"student:{self.name}"
 
 
 class EvalSettings(BaseModel):
@@ -18,7 +32,8 @@ class EvalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    models: str = Field("base,teacher,student", description="base, teacher, student[:RUN[/LEVEL]], comma-separated.")
+    models: str = Field("base,teacher,student", description="base, teacher, student[:RUN[/LEVEL]], comma-separated; "
+                        "may be empty when [[eval.students]] names the students.")
     split: Literal["test", "math500"] = Field("test", description="test: the run's held-out split; math500: "
                                               "ingested MATH-500.")
     split_seed: int = Field(0, description="test: the split set; math500: the sampling seed.")
@@ -31,8 +46,21 @@ class EvalSettings(BaseModel):
     teacher: EndpointConfig | None = Field(None, description="None: the local default teacher (llama.cpp).")
     judge: EndpointConfig | Literal["local"] | None = Field(
         None, description="LLM judge for what the rule cannot decide; 'local': the local default teacher.")
+    students: list[EndpointStudent] = Field(
+        default_factory=list, description="Students served behind OpenAI-compatible endpoints ([[eval.students]]), "
+        "evaluated besides `models`.")
     pacing: Pacing = Pacing()
     restart: bool = Field(False, description="Drop stored answers of evaluations whose settings changed.")
+
+
+    @field_validator("students")
+    @classmethod
+    def _distinct_names(cls, students: list[EndpointStudent]) -> list[EndpointStudent]:
+        names = [s.name for s in students]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"student name(s) {', '.join(repeated)} given more than once: each names one label")
+        return students
 
 
 class EvalConfig(EvalSettings):

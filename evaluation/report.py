@@ -163,7 +163,7 @@ def _split_section(report: Report, store: Store, run: str, split: str, out: Path
     if levels:
         report.add("h3", "Students by reasoning level: accuracy and length")
         report.add("table", level_table(levels))
-        references = [r for r in models if r["kind"] != "student"]
+        references = [r for r in models if not (r["kind"] == "student" and r["level"])]  # endpoint students too
         report.add("img", plots.accuracy_vs_words_plot(levels, references, out / f"accuracy-vs-words-{split}.png",
                                                        f"{run} {split}: accuracy against answer length"))
     report.add("h3", "Per model and seed (view eval_accuracy)")

@@ -1,6 +1,6 @@
 """`distill eval` as a function: choose the problems, resolve the models into evaluations, answer what is not
-stored yet (MLX in-process in batches; the teacher through the runner), grade again with the current rule,
-and ask the judge, if any, about what the rule left undecided."""
+stored yet (MLX in-process in batches; the teacher and the endpoint students of `[[eval.students]]` through the
+runner), grade again with the current rule, and ask the judge, if any, about what the rule left undecided."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from distill.agents.endpoints import EndpointConfig, SamplingParams
 from distill.agents.student import STUDENT_SYSTEM_PROMPT
-from distill.evaluation.config import EvalConfig, ModelChoice, parse_models
+from distill.evaluation.config import EndpointStudent, EvalConfig, ModelChoice, parse_models
 from distill.evaluation.endpoint_stages import answer_with_endpoint, judge_undecided, student_prompt
 from distill.evaluation.grading import answer_row, regrade
 from distill.graphs.calls import Role
+from distill.graphs.runner import Pacing, Tally
 from distill.store import Store, StoreError
 from distill.store import evaluation as db
 from distill.store.manifest import distill_version, git_sha, package_versions
@@ -26,6 +27,7 @@ from distill.store.rows import EvalItemRow, EvaluationRow
 from distill import cancel
 
 Log = Callable[[str], None]
+E = TypeVar("E", bound=EndpointConfig)
 LOCAL_CONCURRENCY = 1  # llama.cpp serves one request at a time
 JUDGE_SAMPLING = SamplingParams(temperature=0.0, max_tokens=256)
 
@@ -46,6 +48,11 @@ class Target:
     settings: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] | None = None
+    endpoint: EndpointStudent | None = None  # a student served behind an endpoint ([[eval.students]])
+
+    @property
+    def through_endpoint(self) -> bool:
+        return self.kind == "teacher" or self.endpoint is not None
 
 
 @dataclass
@@ -104,6 +111,9 @@ def resolve_targets(store: Store, config: EvalConfig, choices: list[ModelChoice]
             targets.append(Target("teacher", "teacher"))  # the endpoint is known once it is served
         else:
             targets.extend(_student_targets(store, config, choice, problem_ids))
+    for student in config.students:
+        student.api_key()  # a missing key fails now, before any model answers
+        targets.append(Target(student.label, "student", model=student.identity, endpoint=student))
     return targets
 
 
@@ -190,6 +200,14 @@ def generate_mlx(store: Store, config: EvalConfig, target: Target, problems: lis
     return made
 
 
+def with_eval_sampling(endpoint: E, config: EvalConfig) -> E:
+    """Every evaluated model decodes alike: the evaluation's temperature and token limit (top_p and seed stay
+    the endpoint's)."""
+    sampling = endpoint.sampling.model_copy(update={"temperature": config.temperature,
+                                                    "max_tokens": config.max_tokens})
+    return endpoint.model_copy(update={"sampling": sampling})
+
+
 @contextlib.contextmanager
 def served_endpoints(config: EvalConfig, needs_teacher: bool) -> Iterator[tuple[EndpointConfig | None, Any]]:
     """(teacher, judge) endpoints; the local default teacher is served by llama.cpp only while needed."""
@@ -199,9 +217,7 @@ def served_endpoints(config: EvalConfig, needs_teacher: bool) -> Iterator[tuple[
     with endpoint_or_local(None) if needs_local else contextlib.nullcontext() as local:
         teacher = (config.teacher or local) if needs_teacher else None
         if teacher is not None:
-            sampling = teacher.sampling.model_copy(update={"temperature": config.temperature,
-                                                           "max_tokens": config.max_tokens})
-            teacher = teacher.model_copy(update={"sampling": sampling})
+            teacher = with_eval_sampling(teacher, config)
         judge = local if config.judge == "local" else config.judge
         if judge is not None:
             judge = judge.model_copy(update={"sampling": JUDGE_SAMPLING})
@@ -214,15 +230,29 @@ def _pacing(config: EvalConfig, endpoint: EndpointConfig, local: bool):
     return config.pacing
 
 
-def teacher_role(endpoint: EndpointConfig) -> Role:
+def endpoint_role(endpoint: EndpointConfig) -> Role:
+    """An endpoint model (the teacher, or a served student) asked exactly as a student is."""
     from distill.agents.chat import ChatClient
 
     return Role(client=ChatClient.from_endpoint(endpoint), prompt=student_prompt(), model=endpoint.identity,
                 params=endpoint.sampling.model_dump(exclude_none=True), base_url=endpoint.base_url)
 
 
+def answer_through_endpoint(store: Store, config: EvalConfig, target: Target, endpoint: EndpointConfig,
+                            problems: list[dict[str, Any]], pacing: Pacing, on_progress, log: Log) -> Tally:
+    """Open the target's evaluation for this endpoint and let the runner answer what is not stored yet."""
+    target.model = endpoint.identity
+    target.settings = {"model": endpoint.identity, "params": endpoint.sampling.model_dump(exclude_none=True),
+                       "system_prompt_sha256": hashlib.sha256(STUDENT_SYSTEM_PROMPT.encode()).hexdigest()}
+    target.manifest = {"base_url": endpoint.base_url, "api_key_env": endpoint.api_key_env}  # the key's name only
+    target.evaluation = open_evaluation(store, config, target, log)
+    return asyncio.run(answer_with_endpoint(store, target.evaluation, problems, endpoint_role(endpoint),
+                                            pacing, on_progress))
+
+
 def evaluate(store: Store, config: EvalConfig, log: Log = print, on_progress=None) -> EvalOutcome:
-    """Evaluate every model of `config.models` on the chosen problems; resumable: stored answers are kept."""
+    """Evaluate every model of `config.models` and `config.students` on the chosen problems; resumable: stored
+    answers are kept."""
     from distill.graphs.build import role_for
 
     if on_progress is None:
@@ -231,26 +261,22 @@ def evaluate(store: Store, config: EvalConfig, log: Log = print, on_progress=Non
                 log(f"{tally.done}/{tally.total} done: {dict(tally.counts)}")
 
     problems = select_problems(store, config)
-    choices = parse_models(config.models, config.run)
+    choices = parse_models(config.models, config.run) if config.models.strip() or not config.students else []
     targets = resolve_targets(store, config, choices, {p["problem_id"] for p in problems})
     log(f"{config.run}/{config.split}: {len(problems)} problems; {len(targets)} evaluation(s)")
     outcome = EvalOutcome(len(problems), [], {}, 0, 0, [])
-    for target in (t for t in targets if t.kind != "teacher"):
+    for target in (t for t in targets if not t.through_endpoint):
         target.evaluation = open_evaluation(store, config, target, log)
         outcome.generated[f"{target.label}#{target.seed}"] = generate_mlx(store, config, target, problems, log)
     teacher = next((t for t in targets if t.kind == "teacher"), None)
     with served_endpoints(config, teacher is not None) as (teacher_endpoint, judge_endpoint):
+        served = [(t, with_eval_sampling(t.endpoint, config), t.endpoint.pacing or config.pacing)
+                  for t in targets if t.endpoint is not None]
         if teacher is not None:
-            teacher.model = teacher_endpoint.identity
-            teacher.settings = {"model": teacher_endpoint.identity,
-                                "params": teacher_endpoint.sampling.model_dump(exclude_none=True),
-                                "system_prompt_sha256": hashlib.sha256(STUDENT_SYSTEM_PROMPT.encode()).hexdigest()}
-            teacher.manifest = {"base_url": teacher_endpoint.base_url}
-            teacher.evaluation = open_evaluation(store, config, teacher, log)
-            tally = asyncio.run(answer_with_endpoint(
-                store, teacher.evaluation, problems, teacher_role(teacher_endpoint),
-                _pacing(config, teacher_endpoint, config.teacher is None), on_progress))
-            outcome.generated[f"teacher#{teacher.seed}"] = tally.answered + tally.truncated
+            served.insert(0, (teacher, teacher_endpoint, _pacing(config, teacher_endpoint, config.teacher is None)))
+        for target, endpoint, pacing in served:
+            tally = answer_through_endpoint(store, config, target, endpoint, problems, pacing, on_progress, log)
+            outcome.generated[f"{target.label}#{target.seed}"] = tally.answered + tally.truncated
             outcome.errors += tally.errors
         outcome.evaluation_ids = [t.evaluation["evaluation_id"] for t in targets]
         changed = regrade(db.items_to_grade(store, outcome.evaluation_ids))

@@ -51,7 +51,8 @@ def test_secrets_stay_in_the_environment(tmp_path: Path):
     path = tmp_path / "study.toml"
     path.write_text(DEMO.read_text() + '\n[corpus.teacher]\nbase_url = "https://api.deepseek.com"\n'
                     'model = "deepseek-reasoner"\napi_key = "sk-123"\n')
-    with pytest.raises(StudyConfigError, match="api_key: Extra inputs are not permitted"):
+    with pytest.raises(StudyConfigError, match="corpus.teacher: Value error, api_key: a key never goes in a file; "
+                                               "set api_key_env"):
         load_study_config(path)
 
 

@@ -36,6 +36,7 @@ class Logged:
     status: int
     delivered: bool = False  # the full response was written (a held request killed with its client is not)
     fault: bool = False  # answered with a faulty 200 body (fault mode)
+    authorization: str | None = None  # the request's Authorization header ("Bearer <key>")
 
 
 Responder = Callable[[dict[str, Any]], Reply]
@@ -131,7 +132,8 @@ class OpenAIServer:
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                entry = Logged(self.headers.get(CALL_HEADER), request.get("messages", []), 0)
+                entry = Logged(self.headers.get(CALL_HEADER), request.get("messages", []), 0,
+                               authorization=self.headers.get("Authorization"))
                 with server.lock:
                     server.log.append(entry)
                     arrived = len(server.log)
