@@ -125,7 +125,7 @@ class OpenAIBackend:
         options = {k: v for k, v in (("top_p", sampling.top_p), ("seed", sampling.seed)) if v is not None}
         response = await self.client.chat.completions.create(
             model=self.endpoint.model, messages=messages, temperature=sampling.temperature,
-            max_tokens=sampling.max_tokens, extra_headers=headers or None, **options)
+            max_tokens=sampling.max_tokens, extra_headers=headers or None, extra_body=sampling.extra_body, **options)
         if not isinstance(response, openai.types.chat.ChatCompletion):
             raise MalformedBody("non-JSON body" if str(response).strip() else "empty body")
         usage = response.usage

@@ -29,6 +29,9 @@ class SamplingParams(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int = Field(2048, gt=0)
     seed: int | None = None
+    extra_body: dict[str, str | int | float | bool] | None = Field(
+        None, description="Server-specific parameters sent in the request body as given, e.g. llama.cpp's "
+        "{ repeat_penalty = 1.0 } (its server penalises repeats by 1.1 unless told), vLLM's top_k.")
 
 
 # The local default teacher (a 0.5B instruct model) answers short problems within this many tokens.

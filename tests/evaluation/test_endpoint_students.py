@@ -123,7 +123,8 @@ def test_an_endpoint_student_is_evaluated_and_reported_like_any_student(sums, mo
     responder = ServedStudent()
     with OpenAIServer(responder) as server:
         student = EndpointStudent(name="served", base_url=server.base_url, model="student-gguf", api_key_env=KEY_ENV,
-                                  sampling={"temperature": 0.9, "max_tokens": 999, "top_p": 0.5}, max_retries=0,
+                                  sampling={"temperature": 0.9, "max_tokens": 999, "top_p": 0.5,
+                                            "extra_body": {"repeat_penalty": 1.0}}, max_retries=0,
                                   pacing={"concurrency": 2})
         config = EvalConfig(run=RUN, models="base", base_model=str(model), max_tokens=24, students=[student])
         outcome = evaluate(store, config, log=lambda line: None)
@@ -131,8 +132,8 @@ def test_an_endpoint_student_is_evaluated_and_reported_like_any_student(sums, mo
         # asked exactly as the teacher is: the student's prompt, the evaluation's decoding, the key from the env
         request = responder.requests[0]
         assert request["messages"] == student_messages(request["messages"][1]["content"])
-        assert (request["model"], request["temperature"], request["max_tokens"], request["top_p"]) == (
-            "student-gguf", 0, 24, 0.5)
+        assert (request["model"], request["temperature"], request["max_tokens"], request["top_p"],
+                request["repeat_penalty"]) == ("student-gguf", 0, 24, 0.5, 1.0)
         assert {entry.authorization for entry in server.log} == {"Bearer sk-test-secret"}
         again = evaluate(store, config, log=lambda line: None)  # resume: stored, nothing asked again
         assert again.generated == {"base#0": 0, "student:served#0": 0} and len(responder.requests) == 4
