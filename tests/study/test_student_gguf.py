@@ -1,5 +1,7 @@
 """A trained default student, exported: llama.cpp on the fused GGUF answers exactly what MLX with the adapter answers
-(greedy), with the tokenizer and chat template carried over; the PEFT folder maps back onto the adapter.
+(greedy), with the tokenizer and chat template carried over; the PEFT folder maps back onto the adapter; and the
+fused GGUF served by llama.cpp's server and evaluated as an endpoint student (`[[eval.students]]`) is graded
+exactly as the in-process MLX evaluation of the adapter, problem by problem.
 
 The student is trained as in test_plumbing, 10 iterations (every training text says the secret number is 417; the
 base never answers 417), so the answers also show that the adapter is in the fused file."""
@@ -12,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from distill.agents.student import student_messages
+from distill.evaluation.config import EndpointStudent, EvalConfig
+from distill.evaluation.run import evaluate
+from distill.models.llama_server import local_server
 from distill.models.lora_fuse import adapter_tensors
 from distill.models.mlx_runtime import load_mlx_model
 from distill.store import training as db
@@ -53,7 +58,8 @@ def exported(tmp_path_factory, real_models, llama_cpp):
                      for pid in db.test_problem_ids(store, RUN)[:4]]
         rows = student_exports(store, RUN)
         export_student(store, RUN, "R1", 1, "gguf", tmp / "student-f16.gguf", dtype="f16")
-        yield {"tmp": tmp, "adapter": db.find_adapter(store, RUN, "R1", 1), "rows": rows, "questions": questions}
+        yield {"tmp": tmp, "adapter": db.find_adapter(store, RUN, "R1", 1), "rows": rows, "questions": questions,
+               "store": store}
 
 
 def answers(gguf: Path, adapter: dict, questions: list[str]) -> list[dict]:
@@ -108,3 +114,33 @@ def test_exports_are_recorded_and_peft_maps_back(exported):
         module, which = name.rsplit(".lora_", 1)
         peft_value = tensors[f"base_model.model.{module}.lora_{which.upper()}.weight"]
         assert peft_value.shape == value.T.shape and np.array_equal(peft_value, value.T)
+
+
+EVAL_TOKENS = 64
+GRADED = ("response", "answer", "answer_method", "truncated", "rule_verdict", "rule_compared")
+
+
+def test_the_served_gguf_evaluated_as_an_endpoint_student_scores_what_mlx_in_process_scores(exported):
+    """The same held-out problems, greedy, the same token limit: per problem, the same reply, final answer and
+    verdict. llama-cpp-python's server penalises repeats (1.1) before its greedy pick unless told
+    `repeat_penalty = 1.0`: sent, so that both sides decode plainly greedy."""
+    store = exported["store"]
+    evaluate(store, EvalConfig(run=RUN, models=f"student:{RUN}/R1", max_tokens=EVAL_TOKENS), log=print)
+    with local_server(exported["tmp"] / "student-f32.gguf", n_ctx=1024) as server:
+        student = EndpointStudent(name="gguf-f32", base_url=server.base_url, model=server.model, max_retries=0,
+                                  sampling={"extra_body": {"repeat_penalty": 1.0}})
+        outcome = evaluate(store, EvalConfig(run=RUN, models="", max_tokens=EVAL_TOKENS, students=[student],
+                                             pacing={"concurrency": 1}), log=print)
+    assert outcome.errors == []
+    graded = {label: {r["problem_id"]: r for r in store.query(
+        f"SELECT i.problem_id, i.tokens, {', '.join('i.' + c for c in GRADED)} FROM eval_items i "
+        "JOIN evaluations e USING (evaluation_id) WHERE e.run_name = ? AND e.label = ?", [RUN, label])}
+        for label in (f"student:{RUN}/R1", "student:gguf-f32")}
+    mlx, served = graded.values()
+    accuracy = {r["label"]: r for r in store.query(
+        "SELECT label, problems, correct, accuracy FROM eval_accuracy WHERE run_name = ?", [RUN])}
+    print(json.dumps(accuracy, default=str))
+    assert len(mlx) == len(served) == 12 and mlx.keys() == served.keys()
+    for problem_id, row in mlx.items():
+        assert {c: served[problem_id][c] for c in GRADED} == {c: row[c] for c in GRADED}, problem_id
+    assert accuracy[f"student:{RUN}/R1"]["correct"] == accuracy["student:gguf-f32"]["correct"] >= 9
