@@ -55,15 +55,16 @@ async def decide(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str,
     return await runtime.context.decide(state)
 
 
-def after_solve(state: CorpusState) -> str:
+# Routers are coroutines: LangGraph runs a plain function in a thread pool, a thread hop for every edge taken.
+async def after_solve(state: CorpusState) -> str:
     return "check" if state["attempt_status"] == "ok" else "decide"
 
 
-def after_check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> str:
+async def after_check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> str:
     return "decide" if runtime.context.critic is None else "critique"
 
 
-def after_decide(state: CorpusState) -> str:
+async def after_decide(state: CorpusState) -> str:
     return END if state.get("outcome") else "solve"
 
 

@@ -167,7 +167,8 @@ async def decide(state: LevelsState, runtime: Runtime[LevelNodes]) -> dict[str, 
     return await runtime.context.decide(state)
 
 
-def after_decide(state: LevelsState) -> str:
+# Routers are coroutines: LangGraph runs a plain function in a thread pool, a thread hop for every edge taken.
+async def after_decide(state: LevelsState) -> str:
     return END if state["level"] == "done" else "compress"
 
 

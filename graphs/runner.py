@@ -131,7 +131,7 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     try:
         with cancel.bound_task():  # a service job's cancel stops the run as Ctrl-C does
             async with open_checkpointer(checkpoint_path(store)) as saver:
-                await _prune_finished(saver, stage)
+                threads = Threads(saver, await _prune_finished(saver, stage))
                 graph = stage.builder.compile(checkpointer=saver)
                 context = stage.context(caller)
                 gate = asyncio.Semaphore(pacing.concurrency)
@@ -140,12 +140,15 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
                     async with gate:
                         if tally.stopped:
                             return
-                        await _run_item(graph, context, saver, stage, writer, item, tally)
+                        await _run_item(graph, context, threads, stage, writer, item, tally)
                         tally.tokens = limits.spent
                         notify(tally)
 
                 notify(tally)
-                await asyncio.gather(*(one(item) for item in items))
+                try:
+                    await asyncio.gather(*(one(item) for item in items))
+                finally:
+                    await asyncio.shield(threads.prune())
     finally:
         await writer.close()
         for role in stage.roles():
@@ -153,15 +156,45 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     return tally
 
 
-async def _run_item(graph, context: Any, saver: AsyncSqliteSaver, stage: Stage, writer: AsyncWriter,
+class Threads:
+    """The run's checkpointed graph threads: which ones a run may resume (known when it starts, so a fresh item
+    costs no checkpoint read), and the finished ones, whose checkpoints are deleted in batches of PRUNE_BATCH
+    (one transaction each; a crash leaves a few, which the next start prunes)."""
+
+    PRUNE_BATCH = 64
+
+    def __init__(self, saver: AsyncSqliteSaver, resumable: set[str]):
+        self.saver, self.resumable, self.finished = saver, resumable, []
+
+    async def finish(self, tid: str) -> None:
+        self.finished.append(tid)
+        if len(self.finished) >= self.PRUNE_BATCH:
+            await self.prune()
+
+    async def prune(self) -> None:
+        tids, self.finished = self.finished, []
+        if tids:
+            await delete_threads(self.saver, tids)
+
+
+async def delete_threads(saver: AsyncSqliteSaver, tids: list[str]) -> None:
+    """adelete_thread for many threads in one transaction."""
+    marks = ", ".join("?" for _ in tids)
+    async with saver.lock, saver.conn.cursor() as cur:
+        await cur.execute(f"DELETE FROM checkpoints WHERE thread_id IN ({marks})", tids)
+        await cur.execute(f"DELETE FROM writes WHERE thread_id IN ({marks})", tids)
+        await saver.conn.commit()
+
+
+async def _run_item(graph, context: Any, threads: Threads, stage: Stage, writer: AsyncWriter,
                     item: dict[str, Any], tally: Tally) -> None:
     key = stage.item_key(item)
     tid = thread_id(stage.run_name, key)
     config = {"recursion_limit": stage.recursion_limit, "configurable": {"thread_id": tid}}
     failed = stage.outcomes[-1]
     try:
-        snapshot = await graph.aget_state(config)
-        final = await graph.ainvoke(None if snapshot.next else stage.initial_state(item), config, context=context)
+        resume = tid in threads.resumable and (await graph.aget_state(config)).next
+        final = await graph.ainvoke(None if resume else stage.initial_state(item), config, context=context)
     except BudgetExhausted as exc:
         tally.stopped = str(exc)
         return  # the thread keeps its checkpoint: a rerun with a larger budget resumes it
@@ -172,7 +205,7 @@ async def _run_item(graph, context: Any, saver: AsyncSqliteSaver, stage: Stage, 
         reason, short = f"internal error: {type(exc).__name__}: {exc}", "internal error"
     else:
         tally.counts[stage.outcome(final)] += 1
-        await saver.adelete_thread(tid)
+        await threads.finish(tid)
         return
     await writer.insert(*stage.failure(item, reason))
     tally.counts[failed] += 1
@@ -180,14 +213,16 @@ async def _run_item(graph, context: Any, saver: AsyncSqliteSaver, stage: Stage, 
     tally.errors.append(f"{key}: {reason}")
 
 
-async def _prune_finished(saver: AsyncSqliteSaver, stage: Stage) -> None:
-    """Drop checkpoints of threads whose item already has an outcome (e.g. after a crash at the very end)."""
+async def _prune_finished(saver: AsyncSqliteSaver, stage: Stage) -> set[str]:
+    """Drop checkpoints of threads whose item already has an outcome (e.g. after a crash at the very end); the
+    run's other checkpointed threads are returned: those a run resumes."""
     await saver.setup()
     finished = stage.finished()
     prefix = thread_id(stage.run_name, "")
     async with saver.conn.execute("SELECT DISTINCT thread_id FROM checkpoints WHERE substr(thread_id, 1, ?) = ?",
                                   [len(prefix), prefix]) as cursor:
-        threads = [row[0] async for row in cursor]
-    for tid in threads:
-        if tid[len(prefix):] in finished:
-            await saver.adelete_thread(tid)
+        threads = {row[0] async for row in cursor}
+    done = sorted(tid for tid in threads if tid[len(prefix):] in finished)
+    if done:
+        await delete_threads(saver, done)
+    return threads - set(done)

