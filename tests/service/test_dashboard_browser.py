@@ -47,6 +47,7 @@ def browser(tmp_path):
 
 
 def test_dashboard_in_a_real_browser(tmp_path, browser):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     db = tmp_path / "b.duckdb"
@@ -60,15 +61,23 @@ def test_dashboard_in_a_real_browser(tmp_path, browser):
         job_id = client.submit(service_job)["job_id"]
         wait_for(lambda: len(server.held) >= 1)
 
+        def text(selector: str) -> str:
+            """The element's text; "" while the page's script is replacing the table under it."""
+            try:
+                return browser.find_element(By.CSS_SELECTOR, selector).text
+            except (StaleElementReferenceException, NoSuchElementException):
+                return ""
+
         browser.get(service.url + "/")
-        done = lambda: browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{job_id}"] .done').text  # noqa: E731
+        row = f'tr[data-job="{job_id}"]'
+        done = lambda: text(f"{row} .done")  # noqa: E731
         before = wait_for(lambda: done() if done().startswith("6/") else None, timeout=30)
-        assert "running" in browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{job_id}"]').text
+        assert "running" in wait_for(lambda: text(row))
         browser.save_screenshot(str(shots / "jobs-running.png"))
         server.release()  # the job goes on; the open page must follow it without a reload
         wait_for(lambda: done() == "20/20", timeout=60)
         assert before != done()
-        wait_for(lambda: "done" in browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{job_id}"]').text)
+        wait_for(lambda: "done" in text(row))
         browser.save_screenshot(str(shots / "jobs-done.png"))
 
         browser.get(service.url + "/disagreements?kind=accepted_but_wrong")
