@@ -4,8 +4,6 @@ a terminal only); NO_COLOR turns styling off at a terminal too."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import decimal
 import json
 import os
 import sys
@@ -18,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
+
+from distill.store.queries import plain
 
 # Piped output is not wrapped at 80 columns: tables stay one row per line in files and pagers.
 # NO_COLOR (https://no-color.org): no styles at all, not only no colours (rich alone would keep bold).
@@ -32,29 +32,21 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta)):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    return value
-
-
 def print_table(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat = OutputFormat.table,
                 title: str | None = None) -> None:
     if fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")  # not the csv module's \r\n
         writer.writerow(columns)
-        writer.writerows([[_plain(v) for v in row] for row in rows])
+        writer.writerows([[plain(v) for v in row] for row in rows])
     elif fmt is OutputFormat.json:
-        print(json.dumps([{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows],
+        print(json.dumps([{c: plain(v) for c, v in zip(columns, row, strict=True)} for row in rows],
                          ensure_ascii=False, indent=2, default=str))
     else:
         table = RichTable(title=title)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*("" if v is None else str(_plain(v)) for v in row))
+            table.add_row(*("" if v is None else str(plain(v)) for v in row))
         console.print(table)
 
 

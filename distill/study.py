@@ -190,7 +190,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
             held_out = held_out_test_ids(store, sources, config.split.seed, config.split.test)
             with bar(f"corpus {config.name}") as update:
                 tally = build_corpus(store, config.name, config.corpus, update, frozenset(held_out))
-            _fail_on(tally, "corpus")
+            fail_on(tally, "corpus")
             run = store.query("SELECT * FROM run_summary WHERE run_name = ?", [config.name])[0]
             return (f"{tally.total} problem(s) done now ({len(held_out)} held out for test, never sent to the "
                     f"teacher); the run: {run['accepted']} accepted, {run['abstained']} abstained, "
@@ -199,7 +199,7 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
         def levels() -> str:
             with bar(f"levels {config.name}") as update:
                 tally = build_levels(store, config.name, config.levels, update)
-            _fail_on(tally, "levels")
+            fail_on(tally, "levels")
             rows = store.query("SELECT level, ok, failed, mean_words FROM level_summary WHERE run_name = ? "
                                "ORDER BY level", [config.name])
             return f"{tally.total} row(s) done now; " + ", ".join(
@@ -240,8 +240,8 @@ def run_study(config: StudyConfig, log: Log = print, progress: Callable[[str], A
     return result
 
 
-def _fail_on(tally: Any, stage: str) -> None:
-    """A stage with endpoint failures or a spent budget stops the study (a rerun resumes it)."""
+def fail_on(tally: Any, stage: str) -> None:
+    """A stage with endpoint failures or a spent budget stops the study or the job (a rerun resumes it)."""
     if tally.stopped:
         raise RuntimeError(f"{stage} stopped early: {tally.stopped}; rerun to resume")
     if tally.failed:

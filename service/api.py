@@ -21,9 +21,10 @@ from typing import Any
 
 from distill.service.job_kinds import JobRequest, validate_job
 from distill.service.jobs import JobFinished, JobManager, JobNotFound
-from distill.service.sql import MAX_ROWS, TIMEOUT_S, guarded_query, plain
+from distill.service.sql import MAX_ROWS, TIMEOUT_S, guarded_query
 from distill.store import Store, StoreError
 from distill.store.jobs import FINAL
+from distill.store.queries import plain
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from distill.config_files import ConfigError, validated
 from distill.stage_configs import TABLE_MODELS
-from distill.study import STAGES, StudyConfig, TrainSettings, run_study
+from distill.study import STAGES, StudyConfig, TrainSettings, fail_on, run_study
 
 Kind = Literal["study", "corpus", "levels", "train", "eval"]
 STAGE_KINDS = ("corpus", "levels", "train", "eval")
@@ -97,7 +97,7 @@ def _corpus(store: Store, run: str, config: Any, log: Log, progress: Progress) -
 
     with progress(f"corpus {run}") as update:
         tally = build_corpus(store, run, config, update)
-    return _tally_line(tally)
+    return _tally_line(tally, "corpus")
 
 
 def _levels(store: Store, run: str, config: Any, log: Log, progress: Progress) -> str:
@@ -105,7 +105,7 @@ def _levels(store: Store, run: str, config: Any, log: Log, progress: Progress) -
 
     with progress(f"levels {run}") as update:
         tally = build_levels(store, run, config, update)
-    return _tally_line(tally)
+    return _tally_line(tally, "levels")
 
 
 def _train(store: Store, run: str, config: TrainSettings, log: Log, progress: Progress) -> str:
@@ -129,11 +129,8 @@ def _eval(store: Store, run: str, config: Any, log: Log, progress: Progress) -> 
     return f"{len(outcome.evaluation_ids)} evaluation(s) of {outcome.problems} problems"
 
 
-def _tally_line(tally: Any) -> str:
-    if tally.stopped:
-        raise RuntimeError(f"stopped early: {tally.stopped}; resubmit to resume")
-    if tally.failed:
-        raise RuntimeError(f"{tally.failed} item(s) failed ({'; '.join(tally.errors[:3])}); resubmit to retry")
+def _tally_line(tally: Any, stage: str) -> str:
+    fail_on(tally, stage)
     counts = ", ".join(f"{tally.counts[o]} {o}" for o in tally.outcomes)
     return f"{tally.done} of {tally.total} done now ({counts}); {tally.tokens:,} tokens in the run"
 

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from distill.service.charts import loss_chart
-from distill.service.sql import MAX_ROWS, guarded_query, plain
+from distill.service.sql import MAX_ROWS, guarded_query
 from distill.store import StoreError
+from distill.store.queries import plain
 from distill.training.config import TrainConfig
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse

@@ -6,15 +6,13 @@ DuckDB's MVCC lets these reads run while a job writes."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import decimal
 import threading
 import time
-import uuid
 from typing import Any
 
 import duckdb
 from distill.store import Store, StoreError
+from distill.store.queries import plain
 from distill.store.sql_guard import checked_statements, run_guarded
 
 MAX_ROWS = 10_000
@@ -23,21 +21,6 @@ TIMEOUT_S = 30.0
 
 class QueryTimeout(StoreError):
     pass
-
-
-def plain(value: Any) -> Any:
-    """A value JSON can carry."""
-    if isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta, uuid.UUID)):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
 
 
 def guarded_query(store: Store, sql: str, max_rows: int = 1000, timeout_s: float = TIMEOUT_S) -> dict[str, Any]:

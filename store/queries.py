@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,8 +12,24 @@ from typing import Any
 from distill.store.db import Store
 from distill.store.sql_guard import WriteRefused, checked_statements, open_guarded_store, run_guarded
 
-__all__ = ["PROBLEM_COUNTS_SQL", "REJECT_COUNTS_SQL", "Table", "WriteRefused", "problem_counts", "read_only_sql",
-           "reject_counts"]
+__all__ = ["PROBLEM_COUNTS_SQL", "REJECT_COUNTS_SQL", "Table", "WriteRefused", "plain", "problem_counts",
+           "read_only_sql", "reject_counts"]
+
+
+def plain(value: Any) -> Any:
+    """A stored value as JSON or CSV can carry it: dates and times as text, decimals as floats, UUIDs as text,
+    bytes as hex; lists and structs element by element."""
+    if isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta, uuid.UUID)):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
 
 
 @dataclass

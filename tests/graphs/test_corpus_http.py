@@ -19,6 +19,7 @@ from distill.store import Store
 from distill.store.ingest import ingest
 
 from tests.support.openai_server import ADD, OpenAIServer, Reply, arithmetic_teacher, is_critic, user_text
+from tests.support.waiting import wait_for
 
 
 def seed(path, n):
@@ -96,14 +97,6 @@ def distill_build(db, server, run="kill", concurrency=4):
             "--concurrency", str(concurrency), "--db", str(db)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "COLUMNS": "200"})
-
-
-def wait_for(condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])

@@ -15,6 +15,7 @@ from distill.store import Store
 from distill.store.ingest import ingest
 
 from tests.support.openai_server import ADD, arithmetic_teacher  # noqa: F401 (the service tests' teacher)
+from tests.support.waiting import wait_for  # noqa: F401 (the service tests' waiting)
 
 
 def seed_sums(db: Path, n: int) -> None:
@@ -82,14 +83,3 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def wait_for(condition, timeout: float = 60.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(every)
