@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from distill.service.charts import loss_chart
 from distill.service.sql import MAX_ROWS, guarded_query
 from distill.store import StoreError
+from distill.store.jobs import latest_study_config
 from distill.store.queries import plain
 from distill.training.config import TrainConfig
 from fastapi import FastAPI, Form, HTTPException, Query, Request
@@ -239,9 +240,5 @@ def _attempts(rows: Any, run: str, problem_id: str) -> list[dict[str, Any]]:
 def report_dir(state: Any, run: str) -> Path:
     """Where a study wrote its report: OUT/<run>/report, OUT from the newest study job of that name, else the
     default output root."""
-    out = TrainConfig.model_fields["out_dir"].default
-    for job in state.jobs.list(limit=1000):
-        if job["kind"] == "study" and job["run_name"] == run:
-            out = job["config"]["config"].get("out", out)
-            break
-    return Path(out) / run / "report"
+    config = latest_study_config(state.store, run)
+    return Path((config or {}).get("out", TrainConfig.model_fields["out_dir"].default)) / run / "report"

@@ -48,3 +48,10 @@ def unfinished_jobs(store: Store) -> list[dict[str, Any]]:
     """Jobs queued or running when the service stopped, oldest first: the service resumes them."""
     return [_decoded(r) for r in store.query(
         "SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY job_id")]
+
+
+def latest_study_config(store: Store, run_name: str) -> dict[str, Any] | None:
+    """The config of the newest study job named `run_name`, or None."""
+    found = store.scalar("SELECT config FROM jobs WHERE kind = 'study' AND run_name = ? ORDER BY job_id DESC LIMIT 1",
+                         [run_name])
+    return json.loads(found)["config"] if found else None
