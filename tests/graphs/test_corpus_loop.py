@@ -226,11 +226,10 @@ def test_token_budget_stops_and_a_larger_budget_resumes(seeded):
 
 
 def test_an_endpoint_failure_fails_the_problem_and_the_next_run_retries_it(seeded):
-    import httpx
-    import openai
+    class AuthenticationError(Exception):  # a provider SDK's error, as a LangChain model raises it: read by shape
+        status_code = 401
 
-    request = httpx.Request("POST", "http://x/v1/chat/completions")
-    denied = openai.AuthenticationError("bad key", response=httpx.Response(401, request=request), body=None)
+    denied = AuthenticationError("bad key")
     solver = scripted_role("solver", lambda m: denied)
     tally = build(seeded, solver, None, critic_mode="rule", limit=1)
     assert tally.failed == 1 and "HTTP 401" in tally.errors[0]

@@ -188,21 +188,30 @@ def test_teacher_matches_llama_cpp_on_its_gguf(teacher_pair):
         assert result["mlx"] == result["reference"], (question, result)  # measured: identical on all four
 
 
-def test_local_teacher_server_answers_an_openai_client(real_models, llama_cpp):
+def test_local_teacher_server_answers_the_chat_client(real_models, llama_cpp):
+    import asyncio
     import os
 
+    import httpx
+    from distill.agents.chat import ChatClient
+    from distill.agents.endpoints import EndpointConfig, SamplingParams
     from distill.models.llama_server import local_server
-    from openai import OpenAI
+
+    async def ask(endpoint: EndpointConfig):
+        client = ChatClient.from_endpoint(endpoint)
+        try:
+            return await client.complete([{"role": "user", "content": "What is 2 + 3? Reply with the number only."}])
+        finally:
+            await client.aclose()
 
     with local_server("teacher", models_dir=real_models) as server:
-        client = OpenAI(base_url=server.base_url, api_key="not-needed")
-        assert [m.id for m in client.models.list().data] == ["teacher"]
-        reply = client.chat.completions.create(
-            model=server.model, temperature=0, max_tokens=20,
-            messages=[{"role": "user", "content": "What is 2 + 3? Reply with the number only."}])
+        models = httpx.get(f"{server.base_url}/models", trust_env=False).json()
+        assert [m["id"] for m in models["data"]] == ["teacher"]
+        reply = asyncio.run(ask(EndpointConfig(base_url=server.base_url, model=server.model,
+                                               sampling=SamplingParams(temperature=0, max_tokens=20))))
         pid = server.pid
-    assert "5" in reply.choices[0].message.content
-    assert reply.usage.completion_tokens > 0
+    assert "5" in reply.content
+    assert reply.completion_tokens > 0 and reply.finish_reason == "stop"
     assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
 
 
