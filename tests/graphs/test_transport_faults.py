@@ -3,11 +3,13 @@ body, and a corpus build against a server that sends empty bodies 30% of the tim
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
-from distill.agents.chat import ChatClient
+from distill.agents.chat import ChatCallError, ChatClient
 from distill.agents.endpoints import EndpointConfig
 from distill.store import Store
 
@@ -15,10 +17,10 @@ from tests.graphs.test_corpus_http import arithmetic_teacher, run_in_process, se
 from tests.support.openai_server import OpenAIServer, Reply, is_critic
 
 
-def complete_once(server, max_retries=2):
+def complete_once(server, max_retries=2, timeout_s=300.0, base_url=None):
     async def go():
-        client = ChatClient.from_endpoint(EndpointConfig(base_url=server.base_url, model="scripted",
-                                                         max_retries=max_retries))
+        client = ChatClient.from_endpoint(EndpointConfig(base_url=base_url or server.base_url, model="scripted",
+                                                         max_retries=max_retries, timeout_s=timeout_s))
         client.wait_initial_s, client.wait_max_s = 0.001, 0.002
         try:
             return await client.complete([{"role": "user", "content": "What is 1 plus 2?"}])
@@ -46,6 +48,36 @@ def test_a_bad_body_then_a_good_one_is_just_a_retry():
         completion = complete_once(server, max_retries=6)
     assert completion.failure is None and completion.content == "Answer: \\boxed{3}"
     assert completion.retries == sum(e.fault for e in server.log) >= 1
+
+
+def test_a_client_error_is_not_retried_and_names_the_server_message():
+    with OpenAIServer(lambda body: Reply(status=400, content="model 'scripted' does not exist")) as server:
+        with pytest.raises(ChatCallError) as failed:
+            complete_once(server, max_retries=3)
+    assert len(server.log) == 1 and failed.value.reason == "HTTP 400"
+    assert "model 'scripted' does not exist" in str(failed.value)
+
+
+def test_retry_after_is_waited_for():
+    replies = iter([Reply(status=429, headers={"Retry-After": "0.4"}), Reply(content="Answer: \\boxed{3}")])
+    with OpenAIServer(lambda body: next(replies)) as server:
+        started = time.perf_counter()
+        completion = complete_once(server, max_retries=2)
+    assert time.perf_counter() - started >= 0.4  # not the test's 2 ms backoff
+    assert (completion.content, completion.retries) == ("Answer: \\boxed{3}", 1)
+
+
+def test_timeouts_and_refused_connections_fail_the_call_for_good_after_their_retries():
+    with OpenAIServer(arithmetic_teacher, latency_s=1.0) as server:
+        with pytest.raises(ChatCallError) as slow:
+            complete_once(server, max_retries=1, timeout_s=0.2)
+    assert slow.value.reason == "timeout" and len(server.log) == 2
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(ChatCallError) as refused:
+        complete_once(None, max_retries=1, base_url=f"http://127.0.0.1:{port}/v1")
+    assert refused.value.reason == "connection error" and "after 2 tries" in str(refused.value)
 
 
 def test_faulty_calls_are_failed_attempts_stored_in_call_errors(tmp_path):

@@ -157,7 +157,8 @@ class OpenAIServer:
                     if entry.fault:
                         self._send_fault()
                     elif reply.status != 200:
-                        self._send(reply.status, {"error": {"message": f"scripted {reply.status}"}}, reply.headers)
+                        self._send(reply.status, {"error": {"message": reply.content or f"scripted {reply.status}"}},
+                                   reply.headers)
                     else:
                         self._send(200, completion_body(request, reply), reply.headers)
                     entry.delivered = True
