@@ -68,9 +68,8 @@ def test_retry_after_is_waited_for():
 
 
 def test_timeouts_and_refused_connections_fail_the_call_for_good_after_their_retries():
-    with OpenAIServer(arithmetic_teacher, latency_s=1.0) as server:
-        with pytest.raises(ChatCallError) as slow:
-            complete_once(server, max_retries=1, timeout_s=0.2)
+    with OpenAIServer(arithmetic_teacher, latency_s=1.0) as server, pytest.raises(ChatCallError) as slow:
+        complete_once(server, max_retries=1, timeout_s=0.2)
     assert slow.value.reason == "timeout" and len(server.log) == 2
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
