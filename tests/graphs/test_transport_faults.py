@@ -51,9 +51,9 @@ def test_a_bad_body_then_a_good_one_is_just_a_retry():
 
 
 def test_a_client_error_is_not_retried_and_names_the_server_message():
-    with OpenAIServer(lambda body: Reply(status=400, content="model 'scripted' does not exist")) as server:
-        with pytest.raises(ChatCallError) as failed:
-            complete_once(server, max_retries=3)
+    refuse = lambda body: Reply(status=400, content="model 'scripted' does not exist")  # noqa: E731
+    with OpenAIServer(refuse) as server, pytest.raises(ChatCallError) as failed:
+        complete_once(server, max_retries=3)
     assert len(server.log) == 1 and failed.value.reason == "HTTP 400"
     assert "model 'scripted' does not exist" in str(failed.value)
 
