@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import aiosqlite
 from distill.graphs.calls import Caller, ProblemFailed, Role
+from distill.graphs.checkpoints import GroupCommitSaver, checkpoint_path, delete_threads, open_checkpointer
 from distill.graphs.limits import BudgetExhausted, Limits
 from distill.store import Store
 from distill.store.rows import Row
 from distill.store.writer import AsyncWriter
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,21 +95,6 @@ class Stage(Protocol):
         """Rows that record a failed item (the next run retries it)."""
 
 
-def checkpoint_path(store: Store) -> Path:
-    """The SQLite checkpoint file beside the DuckDB store (distill.duckdb -> distill.checkpoints.sqlite)."""
-    return store.path.with_name(f"{store.path.stem}.checkpoints.sqlite")
-
-
-@contextlib.asynccontextmanager
-async def open_checkpointer(path: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """The SQLite saver in WAL mode with synchronous=NORMAL: safe when the process is killed (only a power cut
-    may lose the newest checkpoints, which stored LLM results make cheap to redo), and ~10x faster commits."""
-    async with aiosqlite.connect(str(path)) as conn:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        yield AsyncSqliteSaver(conn)
-
-
 def thread_id(run_name: str, item_key: str) -> str:
     return f"{run_name}::{item_key}"
 
@@ -132,6 +114,7 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
         with cancel.bound_task():  # a service job's cancel stops the run as Ctrl-C does
             async with open_checkpointer(checkpoint_path(store)) as saver:
                 threads = Threads(saver, await _prune_finished(saver, stage))
+                saver.know_threads(threads.resumable)  # a fresh item's thread is then not looked up
                 graph = stage.builder.compile(checkpointer=saver)
                 context = stage.context(caller)
                 gate = asyncio.Semaphore(pacing.concurrency)
@@ -163,7 +146,7 @@ class Threads:
 
     PRUNE_BATCH = 64
 
-    def __init__(self, saver: AsyncSqliteSaver, resumable: set[str]):
+    def __init__(self, saver: GroupCommitSaver, resumable: set[str]):
         self.saver, self.resumable, self.finished = saver, resumable, []
 
     async def finish(self, tid: str) -> None:
@@ -175,15 +158,6 @@ class Threads:
         tids, self.finished = self.finished, []
         if tids:
             await delete_threads(self.saver, tids)
-
-
-async def delete_threads(saver: AsyncSqliteSaver, tids: list[str]) -> None:
-    """adelete_thread for many threads in one transaction."""
-    marks = ", ".join("?" for _ in tids)
-    async with saver.lock, saver.conn.cursor() as cur:
-        await cur.execute(f"DELETE FROM checkpoints WHERE thread_id IN ({marks})", tids)
-        await cur.execute(f"DELETE FROM writes WHERE thread_id IN ({marks})", tids)
-        await saver.conn.commit()
 
 
 async def _run_item(graph, context: Any, threads: Threads, stage: Stage, writer: AsyncWriter,
@@ -213,7 +187,7 @@ async def _run_item(graph, context: Any, threads: Threads, stage: Stage, writer:
     tally.errors.append(f"{key}: {reason}")
 
 
-async def _prune_finished(saver: AsyncSqliteSaver, stage: Stage) -> set[str]:
+async def _prune_finished(saver: GroupCommitSaver, stage: Stage) -> set[str]:
     """Drop checkpoints of threads whose item already has an outcome (e.g. after a crash at the very end); the
     run's other checkpointed threads are returned: those a run resumes."""
     await saver.setup()

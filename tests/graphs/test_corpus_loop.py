@@ -4,9 +4,9 @@ finish, traces, caching/resume, budgets, failures, and the SQL views on a known 
 import asyncio
 
 import pytest
+from distill.graphs.checkpoints import checkpoint_path
 from distill.graphs.config import CorpusConfig
 from distill.graphs.corpus_run import run_corpus
-from distill.graphs.runner import checkpoint_path
 from distill.store import StoreError
 from langchain_core.messages import AIMessage
 

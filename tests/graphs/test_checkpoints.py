@@ -1,0 +1,112 @@
+"""The group-commit checkpoint saver: a graph resumes from it as from LangGraph's own saver (same file, same
+reads), concurrent threads share commits, a failed commit fails its callers only, and fresh threads cost no read."""
+
+import asyncio
+import operator
+from typing import Annotated, TypedDict
+
+import aiosqlite
+import pytest
+from distill.graphs.checkpoints import GroupCommitSaver, delete_threads, open_checkpointer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+
+class State(TypedDict):
+    steps: Annotated[list[str], operator.add]
+
+
+def graph_builder(fail_at: str | None = None) -> StateGraph:
+    builder = StateGraph(State)
+    for name in ("a", "b", "c"):
+        async def node(state: State, name=name) -> dict:
+            if name == fail_at:
+                raise RuntimeError(f"crash in {name}")
+            return {"steps": [name]}
+        builder.add_node(name, node)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    return builder
+
+
+def config(thread: str) -> dict:
+    return {"configurable": {"thread_id": thread}}
+
+
+def test_a_crashed_thread_resumes_and_the_stock_saver_reads_the_same_file(tmp_path):
+    path = tmp_path / "c.sqlite"
+
+    async def crash_then_resume():
+        async with open_checkpointer(path) as saver:
+            with pytest.raises(RuntimeError, match="crash in c"):
+                await graph_builder(fail_at="c").compile(checkpointer=saver).ainvoke({"steps": []}, config("t"))
+        async with open_checkpointer(path) as saver:  # a new process: resume where it stopped
+            graph = graph_builder().compile(checkpointer=saver)
+            assert (await graph.aget_state(config("t"))).next == ("c",)
+            final = await graph.ainvoke(None, config("t"))
+        async with aiosqlite.connect(str(path)) as conn:
+            stock = AsyncSqliteSaver(conn)
+            stored = await stock.aget_tuple(config("t"))
+        return final, stored
+
+    final, stored = asyncio.run(crash_then_resume())
+    assert final["steps"] == ["a", "b", "c"]
+    assert stored.checkpoint["channel_values"]["steps"] == ["a", "b", "c"]
+
+
+def test_threads_in_flight_share_commits_and_every_checkpoint_is_stored(tmp_path):
+    commits = 0
+
+    async def run():
+        nonlocal commits
+        async with open_checkpointer(tmp_path / "c.sqlite") as saver:
+            original = saver.conn.commit
+
+            async def counted():
+                nonlocal commits
+                commits += 1
+                await original()
+            saver.conn.commit = counted
+            graph = graph_builder().compile(checkpointer=saver)
+            await asyncio.gather(*(graph.ainvoke({"steps": []}, config(f"t{i}")) for i in range(50)))
+            saver.conn.commit = original
+            async with saver.conn.execute("SELECT count(DISTINCT thread_id), count(*) FROM checkpoints") as cur:
+                return await cur.fetchone()
+
+    threads, checkpoints = asyncio.run(run())
+    assert threads == 50 and checkpoints == 50 * 5  # input, a, b, c and the end, per thread
+    assert commits < 50 * 4  # the stock saver commits each checkpoint and each task's writes on its own
+
+
+def test_a_failed_commit_fails_its_callers_and_the_saver_carries_on(tmp_path):
+    async def run():
+        async with open_checkpointer(tmp_path / "c.sqlite") as saver:
+            await saver.setup()
+            with pytest.raises(aiosqlite.OperationalError):
+                await saver._commit("INSERT INTO no_such_table VALUES (?)", [(1,)])
+            await graph_builder().compile(checkpointer=saver).ainvoke({"steps": []}, config("t"))
+            return (await saver.aget_tuple(config("t"))).checkpoint["channel_values"]["steps"]
+
+    assert asyncio.run(run()) == ["a", "b", "c"]
+
+
+def test_known_threads_spare_the_reads_of_fresh_ones(tmp_path):
+    async def run():
+        async with open_checkpointer(tmp_path / "c.sqlite") as saver:
+            graph = graph_builder().compile(checkpointer=saver)
+            await graph.ainvoke({"steps": []}, config("old"))
+            saver.know_threads({"old"})
+            reads = []
+            original = saver.conn.cursor
+            saver.conn.cursor = lambda *a: reads.append(1) or original(*a)
+            assert await saver.aget_tuple(config("fresh")) is None and reads == []
+            await graph.ainvoke({"steps": []}, config("fresh"))
+            assert reads == []  # its first read found nothing without a query
+            assert (await saver.aget_tuple(config("fresh"))) is not None and reads  # written since: read
+            assert (await saver.aget_tuple(config("old"))) is not None
+            await delete_threads(saver, ["old"])
+            return saver.threads
+
+    assert asyncio.run(run()) == {"fresh"}
