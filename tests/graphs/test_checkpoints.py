@@ -7,7 +7,7 @@ from typing import Annotated, TypedDict
 
 import aiosqlite
 import pytest
-from distill.graphs.checkpoints import GroupCommitSaver, delete_threads, open_checkpointer
+from distill.graphs.checkpoints import delete_threads, open_checkpointer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
