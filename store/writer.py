@@ -26,7 +26,7 @@ from distill.store.rows import Row
 
 R = TypeVar("R", bound=Row)
 CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "error": "", "append": ""}
-CHUNK = 256  # rows per INSERT statement: DuckDB pays ~1 ms per statement, and parsing grows with its size
+UNNEST_FROM = 4  # rows from which one column-wise INSERT costs less than a VALUES list (which grows ~0.1 ms a row)
 LINGER = 0.002  # seconds a busy writer (its last batch had company) waits for more items before the next batch
 KNOWN = 2048  # rows of `ignore` models the writer remembers, oldest forgotten first (~2 per problem running)
 
@@ -210,14 +210,15 @@ def insert_returning(cur: duckdb.DuckDBPyConnection, row: Row, column: str) -> A
     return cur.execute(f"{sql} RETURNING {column}", params).fetchone()[0]
 
 
-def unnest_insert(model: type[Row], rows: Sequence[Row]) -> tuple[str, list[list[Any]]]:
-    """`INSERT [OR ...] INTO table (...) SELECT unnest(?::type[]), ...` with one list of values per column."""
+def unnest_insert(model: type[Row], rows: Sequence[Row], resolve: bool = True) -> tuple[str, list[list[Any]]]:
+    """`INSERT [OR ...] INTO table (...) SELECT unnest(?::type[]), ...` with one list of values per column (the
+    model's conflict clause unless not `resolve`)."""
     columns = model.columns()
     types = {c: "VARCHAR" if t == "JSON" else t for c, t in model.sql_types().items()}
     selects = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
     values = [list(column) for column in zip(*(r.values() for r in rows), strict=True)]
-    return (f"INSERT {CLAUSES[model.ON_CONFLICT]} INTO {model.TABLE} ({', '.join(columns)}) SELECT {selects}",
-            values)
+    clause = CLAUSES[model.ON_CONFLICT] if resolve else ""
+    return f"INSERT {clause} INTO {model.TABLE} ({', '.join(columns)}) SELECT {selects}", values
 
 
 def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]) -> dict[Any, R]:
@@ -232,9 +233,9 @@ def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]
 
 def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Row]], resolve: bool) -> None:
     """One transaction; a single statement commits on its own (an explicit BEGIN/COMMIT costs ~20% more)."""
-    statements = [(insert_sql(model, len(chunk), resolve), [v for row in chunk for v in row.values()])
-                  for model, rows in groups.items()
-                  for chunk in (rows[start:start + CHUNK] for start in range(0, len(rows), CHUNK))]
+    statements = [unnest_insert(model, rows, resolve) if len(rows) >= UNNEST_FROM else
+                  (insert_sql(model, len(rows), resolve), [v for row in rows for v in row.values()])
+                  for model, rows in groups.items()]
     if len(statements) == 1:
         cur.execute(*statements[0])
         return
