@@ -1,7 +1,10 @@
 """The store's writer for asyncio code: one background thread owns a cursor, and batches whatever is queued.
 `await writer.insert(*rows)` returns once its rows are committed (with whatever else was queued, in one
 transaction); `await writer.get(Model, key)` reads a row by key on the same thread, so it sees every write
-before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it.
+before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it. Rows of `ignore`
+models never change once stored (the idempotency records), so the writer keeps the newest it wrote or read, and
+`get` answers those from memory without a round trip. When callers are many (a batch held more than one item),
+the next batch waits up to LINGER for more: fewer, larger statements; a lone caller never waits.
 
 Synchronous code writes the same rows with `insert(cur, *rows)` (inside the caller's transaction, if any; one
 column-wise statement per table) and `insert_returning(cur, row, column)` for a generated id."""
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,7 +26,9 @@ from distill.store.rows import Row
 
 R = TypeVar("R", bound=Row)
 CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "error": "", "append": ""}
-CHUNK = 256  # rows per INSERT statement: DuckDB pays ~1 ms per statement, and parsing grows with its size
+UNNEST_FROM = 4  # rows from which one column-wise INSERT costs less than a VALUES list (which grows ~0.1 ms a row)
+LINGER = 0.002  # seconds a busy writer (its last batch had company) waits for more items before the next batch
+KNOWN = 2048  # rows of `ignore` models the writer remembers, oldest forgotten first (~2 per problem running)
 
 
 @dataclass
@@ -40,10 +46,14 @@ class _Read:
     loop: asyncio.AbstractEventLoop
 
 
+Settled = tuple[_Write | _Read, Any, BaseException | None]  # an item, its result, its error
+
+
 class AsyncWriter:
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, linger: float = LINGER):
+        self.store, self.linger = store, linger
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.known: dict[tuple[type[Row], Any], Row] = {}  # written by the thread, read by both (dict ops are atomic)
         self.thread = threading.Thread(target=self._run, name="distill-store-writer", daemon=True)
         self.thread.start()
 
@@ -60,6 +70,9 @@ class AsyncWriter:
         """The stored row of `model` whose (single-column) key is `key`, or None."""
         if len(model.KEY) != 1:
             raise ValueError(f"{model.__name__} is not keyed by one column: read it with a query")
+        row = self.known.get((model, key))
+        if row is not None:  # committed, and an `ignore` row never changes
+            return row
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self.queue.put(_Read(model, key, done, loop))
@@ -71,61 +84,95 @@ class AsyncWriter:
 
     def _run(self) -> None:
         cur = self.store.cursor()  # this thread's own connection
-        stop = False
+        busy, stop = False, False
         while not stop:
-            first = self.queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while True:
-                try:
-                    item = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            batch, stop = self._take(self.linger if busy else 0.0)
             writes = [i for i in batch if isinstance(i, _Write)]
-            if writes:
-                self._write(cur, writes)
+            settled = self._write(cur, writes) if writes else []
             reads = [i for i in batch if isinstance(i, _Read)]
-            if reads:
-                self._read(cur, reads)
+            settled += self._read(cur, reads) if reads else []
+            busy = len(batch) > 1 or not self.queue.empty()  # callers are many (one alone waits on each reply)
+            for item, result, error in settled:
+                _settle(item, result, error)
 
-    def _write(self, cur: duckdb.DuckDBPyConnection, writes: list[_Write]) -> None:
+    def _take(self, linger: float) -> tuple[list[_Write | _Read], bool]:
+        """The next batch (waiting for its first item): whatever is queued, and what else comes within `linger`
+        seconds; and whether the writer is to stop after it."""
+        batch: list[_Write | _Read] = []
+        item = self.queue.get()
+        deadline = time.monotonic() + linger
+        while item is not None:
+            batch.append(item)
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return batch, False
+                try:
+                    item = self.queue.get(timeout=wait)
+                except queue.Empty:
+                    return batch, False
+        return batch, True
+
+    def _write(self, cur: duckdb.DuckDBPyConnection, writes: list[_Write]) -> list[Settled]:
         try:
-            write_rows(cur, [r for w in writes for r in w.rows])
+            self._remember(write_rows(cur, [r for w in writes for r in w.rows]))
             outcomes: list[BaseException | None] = [None] * len(writes)
         except Exception:  # one bad item must not fail the others: redo them one by one
-            outcomes = [_alone(cur, w.rows) for w in writes]
-        for write, error in zip(writes, outcomes, strict=True):
-            _settle(write, None, error)
+            outcomes = [self._alone(cur, w.rows) for w in writes]
+        return [(write, None, error) for write, error in zip(writes, outcomes, strict=True)]
 
-    def _read(self, cur: duckdb.DuckDBPyConnection, reads: list[_Read]) -> None:
+    def _alone(self, cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> BaseException | None:
+        try:
+            self._remember(write_rows(cur, rows))
+        except Exception as exc:
+            return exc
+        return None
+
+    def _remember(self, rows: Iterable[Row], stored: bool = False) -> None:
+        """Keep committed rows of `ignore` models with a one-column key as a read gives them back (a written row's
+        JSON columns parsed from the text stored; `stored`: rows that were read)."""
+        for row in rows:
+            model = type(row)
+            if model.ON_CONFLICT == "ignore" and len(model.KEY) == 1:
+                if not stored and "JSON" in model.sql_types().values():
+                    row = model.from_record(dict(zip(model.columns(), row.values(), strict=True)))
+                self.known[(model, getattr(row, model.KEY[0]))] = row
+        while len(self.known) > KNOWN:
+            del self.known[next(iter(self.known))]
+
+    def _read(self, cur: duckdb.DuckDBPyConnection, reads: list[_Read]) -> list[Settled]:
         by_model: dict[type[Row], list[_Read]] = {}
         for read in reads:
             by_model.setdefault(read.model, []).append(read)
+        settled: list[Settled] = []
         for model, group in by_model.items():
+            found = {r.key: row for r in group if (row := self.known.get((model, r.key))) is not None}
             try:
-                found = select_by_key(cur, model, {r.key for r in group})
+                if missing := {r.key for r in group} - found.keys():
+                    stored = select_by_key(cur, model, missing)
+                    self._remember(stored.values(), stored=True)
+                    found.update(stored)
             except Exception as exc:
-                for read in group:
-                    _settle(read, None, exc)
+                settled += [(read, None, exc) for read in group]
                 continue
-            for read in group:
-                _settle(read, found.get(read.key), None)
+            settled += [(read, found.get(read.key), None) for read in group]
+        return settled
 
 
-def write_rows(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> None:
+def write_rows(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> list[Row]:
     """Insert `rows` in one transaction, one statement per table. Plain INSERTs first (DuckDB's conflict clauses
     cost ~3x, and conflicts are rare: a node replayed after a crash); on a key conflict the batch is redone with
-    each model's policy."""
+    each model's policy. Returns the rows now stored as given: all of them after plain INSERTs, none after a
+    conflict (an `ignore` row may have lost to the stored one)."""
     groups = group_rows(rows)
     try:
         _transaction(cur, groups, resolve=False)
     except duckdb.ConstraintException:
         _transaction(cur, groups, resolve=True)
+        return []
+    return [row for group in groups.values() for row in group]
 
 
 def group_rows(rows: Iterable[Row]) -> dict[type[Row], list[Row]]:
@@ -163,14 +210,15 @@ def insert_returning(cur: duckdb.DuckDBPyConnection, row: Row, column: str) -> A
     return cur.execute(f"{sql} RETURNING {column}", params).fetchone()[0]
 
 
-def unnest_insert(model: type[Row], rows: Sequence[Row]) -> tuple[str, list[list[Any]]]:
-    """`INSERT [OR ...] INTO table (...) SELECT unnest(?::type[]), ...` with one list of values per column."""
+def unnest_insert(model: type[Row], rows: Sequence[Row], resolve: bool = True) -> tuple[str, list[list[Any]]]:
+    """`INSERT [OR ...] INTO table (...) SELECT unnest(?::type[]), ...` with one list of values per column (the
+    model's conflict clause unless not `resolve`)."""
     columns = model.columns()
     types = {c: "VARCHAR" if t == "JSON" else t for c, t in model.sql_types().items()}
     selects = ", ".join(f"unnest(?::{types[c]}[])" for c in columns)
     values = [list(column) for column in zip(*(r.values() for r in rows), strict=True)]
-    return (f"INSERT {CLAUSES[model.ON_CONFLICT]} INTO {model.TABLE} ({', '.join(columns)}) SELECT {selects}",
-            values)
+    clause = CLAUSES[model.ON_CONFLICT] if resolve else ""
+    return f"INSERT {clause} INTO {model.TABLE} ({', '.join(columns)}) SELECT {selects}", values
 
 
 def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]) -> dict[Any, R]:
@@ -185,9 +233,9 @@ def select_by_key(cur: duckdb.DuckDBPyConnection, model: type[R], keys: set[Any]
 
 def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Row]], resolve: bool) -> None:
     """One transaction; a single statement commits on its own (an explicit BEGIN/COMMIT costs ~20% more)."""
-    statements = [(insert_sql(model, len(chunk), resolve), [v for row in chunk for v in row.values()])
-                  for model, rows in groups.items()
-                  for chunk in (rows[start:start + CHUNK] for start in range(0, len(rows), CHUNK))]
+    statements = [unnest_insert(model, rows, resolve) if len(rows) >= UNNEST_FROM else
+                  (insert_sql(model, len(rows), resolve), [v for row in rows for v in row.values()])
+                  for model, rows in groups.items()]
     if len(statements) == 1:
         cur.execute(*statements[0])
         return
@@ -199,14 +247,6 @@ def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Ro
         cur.rollback()
         raise
     cur.commit()
-
-
-def _alone(cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> BaseException | None:
-    try:
-        write_rows(cur, rows)
-    except Exception as exc:
-        return exc
-    return None
 
 
 def _settle(item: _Write | _Read, result: Any, error: BaseException | None) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import duckdb
 import pytest
-from distill.store.rows import CallErrorRow, JobRow, OutcomeRow, VerdictRow
+from distill.store.rows import CallErrorRow, JobRow, OutcomeRow, RunRow, VerdictRow
 from distill.store.rows_ingest import SourceRow
 from distill.store.writer import AsyncWriter, group_rows, insert, insert_returning
 
@@ -88,6 +88,48 @@ def test_many_rows_in_one_batch(store):
 
     assert run_with_writer(store, body) == ["k0", "k350", "k699", None]
     assert store.scalar("SELECT count(*) FROM verdicts") == 700
+
+
+def test_get_answers_ignore_rows_from_memory_as_stored(store):
+    stored = verdict("a", "correct", params={"t": (1, 2)})  # a tuple is stored as JSON: it reads back as a list
+
+    async def body(writer):
+        await writer.insert(stored)
+        store.cursor().execute("UPDATE verdicts SET reason = 'changed behind the writer'")  # no query is made
+        first = await writer.get(VerdictRow, "a")
+        await writer.insert(verdict("a", "incorrect"), verdict("b", "incorrect"))  # a conflict: "a" stays
+        await writer.insert(verdict("c", "correct"))
+        return first, await writer.get(VerdictRow, "a"), await writer.get(VerdictRow, "b")
+
+    first, again, other = run_with_writer(store, body)
+    assert first.params == {"t": [1, 2]} and first.reason is None
+    assert again.verdict == "correct" and other.verdict == "incorrect"
+
+
+def test_rows_that_may_change_are_read_from_the_store(store):
+    run = RunRow(run_name="r", kind="corpus", status="running", manifest={})
+
+    async def body(writer):
+        await writer.insert(run)
+        store.cursor().execute("UPDATE runs SET status = 'done'")
+        return await writer.get(RunRow, "r")
+
+    assert run_with_writer(store, body).status == "done"
+
+
+def test_a_busy_writer_lingers_and_still_fails_only_the_bad_item(store):
+    async def body(writer):
+        writes = [writer.insert(outcome(f"p{i}", "bogus" if i == 7 else "accepted")) for i in range(40)]
+        reads = [writer.get(VerdictRow, f"k{i}") for i in range(40)]
+        return await asyncio.gather(*writes, *reads, return_exceptions=True)
+
+    async def lingering(writer):
+        writer.linger = 0.05
+        return await body(writer)
+
+    results = run_with_writer(store, lingering)
+    assert [i for i, r in enumerate(results) if r is not None] == [7]
+    assert store.scalar("SELECT count(*) FROM problem_outcomes") == 39
 
 
 def test_get_needs_a_single_column_key(store):
