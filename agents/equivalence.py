@@ -111,6 +111,16 @@ class _TooHard(Exception):
 def check_answer(predicted: str | None, gold: str, question: str | None = None) -> RuleCheck:
     """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell. The
     `question`, when given, only decides a number said with its word (`12th grade`, `5 apples`) against a bare one."""
+    return _check(predicted, gold, question, parse=True)  # type: ignore[return-value]
+
+
+def check_without_parsing(predicted: str | None, gold: str) -> RuleCheck | None:
+    """The verdicts the rule reaches without parsing (too long, no answer, written alike: most right answers), in
+    about 0.1 ms; None when it would parse. Callers on an event loop send only the rest to a worker thread."""
+    return _check(predicted, gold, None, parse=False)
+
+
+def _check(predicted: str | None, gold: str, question: str | None, parse: bool) -> RuleCheck | None:
     if len(gold) > MAX_RAW_CHARS or (predicted and len(predicted) > MAX_RAW_CHARS):
         shown = predicted[:MAX_ANSWER_CHARS] if predicted else None
         return RuleCheck(Verdict.UNDECIDED, shown, gold[:MAX_ANSWER_CHARS], f"longer than {MAX_RAW_CHARS} characters")
@@ -119,6 +129,8 @@ def check_answer(predicted: str | None, gold: str, question: str | None = None) 
         return RuleCheck(Verdict.INCORRECT, None, gold_norm.shown(), "no answer")
     if (pred_norm.text, pred_norm.unit, pred_norm.percent) == (gold_norm.text, gold_norm.unit, gold_norm.percent):
         outcome = _Outcome(Verdict.CORRECT, "same answer")  # written alike: no parsing needed (most right answers)
+    elif not parse:
+        return None
     elif question and (asked := _asked_number(gold_norm, pred_norm, question)) is not None:
         outcome = asked
     elif max(len(gold_norm.text), len(pred_norm.text)) > MAX_ANSWER_CHARS:

@@ -119,6 +119,7 @@ class TeacherStage:
 
     outcomes = ("answered", "truncated", "failed")
     builder = teacher_builder
+    indexed = ()
     recursion_limit = 8
 
     def __init__(self, store: Store, evaluation: dict[str, Any], problems: list[dict[str, Any]], role: Role):
@@ -164,6 +165,7 @@ class JudgeStage:
 
     outcomes = ("correct", "incorrect", "unparseable", "failed")
     builder = judge_builder
+    indexed = ()
     recursion_limit = 8
 
     def __init__(self, store: Store, run_name: str, evaluation_ids: list[int], role: Role):

@@ -1,6 +1,7 @@
-"""The corpus loop's nodes. Every LLM result is stored, keyed, before a node returns: a node replayed after a
-crash looks its key up in the store (through the writer), finds its row and makes no second call. The graph's
-state holds where the problem stands; the rows hold what the models said."""
+"""The corpus loop's nodes. Every LLM result is put to the store's writer, keyed, before a node returns, and is
+committed before the checkpoint of that step (graphs/checkpoints.py): a node replayed after a crash looks its key
+up in the store (through the writer), finds its row and makes no second call. The graph's state holds where the
+problem stands; the rows hold what the models said."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distill.agents.critic import CriticReading, CriticVerdict, critic_messages, parse_critic, redact
-from distill.agents.equivalence import Verdict, check_answer
+from distill.agents.equivalence import Verdict, check_answer, check_without_parsing
 from distill.agents.solver import FEEDBACK, read_solution, solver_messages
 from distill.graphs.calls import Caller, Role, call_key, usage
 from distill.graphs.offload import off_loop
@@ -55,14 +56,16 @@ class CorpusNodes:
                 content=completion.content, reasoning=solution.reasoning,
                 reasoning_source=completion.reasoning_source, answer=solution.answer,
                 answer_method=solution.answer_method, answer_source=solution.answer_source, **usage(completion))
-            await self.writer.insert(row)
+            self.writer.put(row)
         return {"attempt_key": key, "attempt_status": row.status, "answer": row.answer, "rule": None,
                 "critic": None, "tokens": state["tokens"] + row.tokens}
 
     async def check(self, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
-        it is simply recomputed if a crash comes first."""
-        result = await off_loop(check_answer, state["answer"], state["truth"], state["question"])
+        it is simply recomputed if a crash comes first. Answers written alike are judged here; any parsing runs in
+        the grading pool (graphs/offload.py)."""
+        result = (check_without_parsing(state["answer"], state["truth"])
+                  or await off_loop(check_answer, state["answer"], state["truth"], state["question"]))
         return {"rule": result.verdict.value, "rule_reason": result.reason, "rule_compared": result.predicted}
 
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +87,7 @@ class CorpusNodes:
                 decided=self.critic_mode == "llm" or state["rule"] == Verdict.UNDECIDED.value,
                 reason=reading.reason, raw=completion.content, model=self.critic.model, params=self.critic.params,
                 prompt_version=self.critic.prompt.version, messages=messages, **usage(completion))
-            await self.writer.insert(self._rule_verdict(state), row)
+            self.writer.put(self._rule_verdict(state), row)
         return {"critic": row.verdict, "tokens": state["tokens"] + row.tokens,
                 "critique": redact(row.reason or "", state["truth"]) if row.verdict == "reject" else None}
 
@@ -95,7 +98,7 @@ class CorpusNodes:
         attempt, problem_id = state["attempt"], state["problem_id"]
         if accepted:
             row = await self.writer.get(AttemptRow, state["attempt_key"])
-            await self._finish(state, "accepted", f"decided by the {decided_by}", CorpusRow(
+            self._finish(state, "accepted", f"decided by the {decided_by}", CorpusRow(
                 run_name=self.run_name, problem_id=problem_id, attempt=attempt, call_key=row.call_key,
                 reasoning=row.reasoning, content=row.content, answer=row.answer, decided_by=decided_by))
             return {"outcome": "accepted", "reason": f"decided by the {decided_by}"}
@@ -105,10 +108,10 @@ class CorpusNodes:
         elif self.max_tokens_per_problem and state["tokens"] >= self.max_tokens_per_problem:
             reason = f"token budget per problem spent ({state['tokens']:,} >= {self.max_tokens_per_problem:,})"
         if reason:
-            await self._finish(state, "abstained", reason)
+            self._finish(state, "abstained", reason)
             return {"outcome": "abstained", "reason": reason}
         if self.critic is None and state.get("rule"):
-            await self.writer.insert(self._rule_verdict(state))
+            self.writer.put(self._rule_verdict(state))
         return {"attempt": attempt + 1, "critique": self._feedback(state)}
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -138,13 +141,12 @@ class CorpusNodes:
                           verdict=state["rule"], decided=decided, reason=state["rule_reason"],
                           compared=state["rule_compared"])
 
-    async def _finish(self, state: dict[str, Any], status: str, reason: str, corpus_row: CorpusRow | None = None
-                      ) -> None:
+    def _finish(self, state: dict[str, Any], status: str, reason: str, corpus_row: CorpusRow | None = None) -> None:
         """The outcome (and for an accepted problem its corpus row), written together in one transaction."""
         rows: list[Row] = [self._rule_verdict(state)] if self.critic is None and state.get("rule") else []
         rows.append(OutcomeRow(run_name=self.run_name, problem_id=state["problem_id"], status=status, reason=reason,
                                attempts=state["attempt"]))
-        await self.writer.insert(*rows, *([corpus_row] if corpus_row else []))
+        self.writer.put(*rows, *([corpus_row] if corpus_row else []))
 
     def _decider(self, state: dict[str, Any]) -> str | None:
         if state["attempt_status"] != "ok":

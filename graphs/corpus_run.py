@@ -12,7 +12,7 @@ from distill.graphs.runner import Tally, run_stage
 from distill.store import Store
 from distill.store.corpus import finished_problem_ids, problems_to_build, register_run, set_run_status, tokens_spent
 from distill.store.manifest import distill_version, git_sha, package_versions
-from distill.store.rows import OutcomeRow, Row
+from distill.store.rows import AttemptRow, OutcomeRow, Row, VerdictRow
 
 
 class CorpusStage:
@@ -20,6 +20,7 @@ class CorpusStage:
 
     outcomes = ("accepted", "abstained", "failed")
     builder = corpus.builder
+    indexed = (AttemptRow, VerdictRow)  # their keys hash the run's name
 
     def __init__(self, store: Store, run_name: str, config: CorpusConfig, solver: Role, critic: Role | None,
                  exclude: frozenset[str] = frozenset()):

@@ -188,6 +188,7 @@ class LevelsStage:
 
     outcomes = ("complete", "partial", "failed")
     builder = builder
+    indexed = ()
 
     def __init__(self, store: Store, corpus_run: str, config: LevelsConfig, compressor: Role,
                  count_tokens: TokenCounter):

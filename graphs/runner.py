@@ -72,6 +72,7 @@ class Stage(Protocol):
     outcomes: tuple[str, ...]  # the tally's counters; the last one counts failures
     recursion_limit: int
     builder: StateGraph
+    indexed: tuple[type[Row], ...]  # row models the nodes read by keys of this run alone (AsyncWriter.index)
 
     def roles(self) -> list[Role]: ...
 
@@ -108,13 +109,16 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     for role in stage.roles():
         role.client.before_request = limits.before_request
     writer = AsyncWriter(store)
+    for model in stage.indexed:
+        writer.index(model, stage.run_name)
     caller = Caller(stage.run_name, writer, limits, tally.faults)
     notify = on_progress or (lambda _: None)
     try:
         with cancel.bound_task():  # a service job's cancel stops the run as Ctrl-C does
             async with open_checkpointer(checkpoint_path(store)) as saver:
-                threads = Threads(saver, await _prune_finished(saver, stage))
-                saver.know_threads(threads.resumable)  # a fresh item's thread is then not looked up
+                resumable = await _prune_finished(saver, stage)
+                saver.know_threads(resumable)  # a fresh item's thread is then not looked up
+                saver.run_write = writer.after_rows  # checkpoints commit after the rows of the steps they record
                 graph = stage.builder.compile(checkpointer=saver)
                 context = stage.context(caller)
                 gate = asyncio.Semaphore(pacing.concurrency)
@@ -123,15 +127,12 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
                     async with gate:
                         if tally.stopped:
                             return
-                        await _run_item(graph, context, threads, stage, writer, item, tally)
+                        await _run_item(graph, context, saver, resumable, stage, writer, item, tally)
                         tally.tokens = limits.spent
                         notify(tally)
 
                 notify(tally)
-                try:
-                    await asyncio.gather(*(one(item) for item in items))
-                finally:
-                    await asyncio.shield(threads.prune())
+                await asyncio.gather(*(one(item) for item in items))
     finally:
         await writer.close()
         for role in stage.roles():
@@ -139,35 +140,14 @@ async def run_stage(store: Store, stage: Stage, pacing: Pacing, tokens_spent: in
     return tally
 
 
-class Threads:
-    """The run's checkpointed graph threads: which ones a run may resume (known when it starts, so a fresh item
-    costs no checkpoint read), and the finished ones, whose checkpoints are deleted in batches of PRUNE_BATCH
-    (one transaction each; a crash leaves a few, which the next start prunes)."""
-
-    PRUNE_BATCH = 64
-
-    def __init__(self, saver: GroupCommitSaver, resumable: set[str]):
-        self.saver, self.resumable, self.finished = saver, resumable, []
-
-    async def finish(self, tid: str) -> None:
-        self.finished.append(tid)
-        if len(self.finished) >= self.PRUNE_BATCH:
-            await self.prune()
-
-    async def prune(self) -> None:
-        tids, self.finished = self.finished, []
-        if tids:
-            await delete_threads(self.saver, tids)
-
-
-async def _run_item(graph, context: Any, threads: Threads, stage: Stage, writer: AsyncWriter,
-                    item: dict[str, Any], tally: Tally) -> None:
+async def _run_item(graph, context: Any, saver: GroupCommitSaver, resumable: set[str], stage: Stage,
+                    writer: AsyncWriter, item: dict[str, Any], tally: Tally) -> None:
     key = stage.item_key(item)
     tid = thread_id(stage.run_name, key)
     config = {"recursion_limit": stage.recursion_limit, "configurable": {"thread_id": tid}}
     failed = stage.outcomes[-1]
     try:
-        resume = tid in threads.resumable and (await graph.aget_state(config)).next
+        resume = tid in resumable and (await graph.aget_state(config)).next
         final = await graph.ainvoke(None if resume else stage.initial_state(item), config, context=context)
     except BudgetExhausted as exc:
         tally.stopped = str(exc)
@@ -179,8 +159,9 @@ async def _run_item(graph, context: Any, threads: Threads, stage: Stage, writer:
         reason, short = f"internal error: {type(exc).__name__}: {exc}", "internal error"
     else:
         tally.counts[stage.outcome(final)] += 1
-        await threads.finish(tid)
+        delete_threads(saver, [tid])  # queued behind its last checkpoint (a crash leaves it to the next start)
         return
+    await writer.flush()  # the item's rows put so far are stored before its failure is counted from them
     await writer.insert(*stage.failure(item, reason))
     tally.counts[failed] += 1
     tally.failure_reasons[short] += 1
@@ -198,5 +179,5 @@ async def _prune_finished(saver: GroupCommitSaver, stage: Stage) -> set[str]:
         threads = {row[0] async for row in cursor}
     done = sorted(tid for tid in threads if tid[len(prefix):] in finished)
     if done:
-        await delete_threads(saver, done)
+        delete_threads(saver, done)
     return threads - set(done)

@@ -3,7 +3,9 @@
 transaction); `await writer.get(Model, key)` reads a row by key on the same thread, so it sees every write
 before it. Conflict policy is the row model's (store.rows), applied here: nodes never choose it. Rows of `ignore`
 models never change once stored (the idempotency records), so the writer keeps the newest it wrote or read, and
-`get` answers those from memory without a round trip. When callers are many (a batch held more than one item),
+`get` answers those from memory without a round trip. `put(*rows)` queues rows without waiting (they are
+readable at once; `flush` waits for them), and `index(model, run)` lets `get` answer a key the run never stored
+without a read. When callers are many (a batch held more than one item),
 the next batch waits up to LINGER for more: fewer, larger statements; a lone caller never waits.
 
 Synchronous code writes the same rows with `insert(cur, *rows)` (inside the caller's transaction, if any; one
@@ -16,7 +18,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,6 +27,7 @@ from distill.store.db import Store
 from distill.store.rows import Row
 
 R = TypeVar("R", bound=Row)
+T = TypeVar("T")
 CLAUSES = {"ignore": "OR IGNORE", "replace": "OR REPLACE", "error": "", "append": ""}
 UNNEST_FROM = 4  # rows from which one column-wise INSERT costs less than a VALUES list (which grows ~0.1 ms a row)
 LINGER = 0.002  # seconds a busy writer (its last batch had company) waits for more items before the next batch
@@ -34,6 +37,13 @@ KNOWN = 2048  # rows of `ignore` models the writer remembers, oldest forgotten f
 @dataclass
 class _Write:
     rows: tuple[Row, ...]
+    done: asyncio.Future | None  # None: put, nobody waits (an error is kept for the next flush)
+    loop: asyncio.AbstractEventLoop | None
+
+
+@dataclass
+class _After:
+    function: Callable[[], Any] | None  # run on the writer's thread once the rows queued before are committed
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
 
@@ -46,14 +56,16 @@ class _Read:
     loop: asyncio.AbstractEventLoop
 
 
-Settled = tuple[_Write | _Read, Any, BaseException | None]  # an item, its result, its error
+Settled = tuple[_Write | _Read | _After, Any, BaseException | None]  # an item, its result, its error
 
 
 class AsyncWriter:
     def __init__(self, store: Store, linger: float = LINGER):
         self.store, self.linger = store, linger
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.known: dict[tuple[type[Row], Any], Row] = {}  # written by the thread, read by both (dict ops are atomic)
+        self.known: dict[tuple[type[Row], Any], Row] = {}  # written by both threads (dict ops are atomic)
+        self.keys: dict[type[Row], set[Any]] = {}  # per indexed model: every key that can be stored (see index)
+        self.failure: BaseException | None = None  # the first failed put: every later flush raises it
         self.thread = threading.Thread(target=self._run, name="distill-store-writer", daemon=True)
         self.thread.start()
 
@@ -63,16 +75,49 @@ class AsyncWriter:
             return
         loop = asyncio.get_running_loop()
         done = loop.create_future()
+        self._index_keys(rows)
         self.queue.put(_Write(rows, done, loop))
         await asyncio.shield(done)  # a cancelled caller does not cancel a write that is under way
+
+    def put(self, *rows: Row) -> None:
+        """Queue `rows` to be stored together in one transaction, without waiting: `get` sees them at once, and
+        `flush` returns once they are committed (graph checkpoints flush first: a step's rows are stored before
+        the checkpoint that says it ran). A failure is raised by every later `flush`."""
+        if rows:
+            self._index_keys(rows)
+            self._remember(rows)
+            self.queue.put(_Write(rows, None, None))
+
+    async def flush(self) -> None:
+        """Wait until everything queued before has been committed; raise the first failure of a `put`."""
+        await self.after_rows(None)
+
+    async def after_rows(self, function: Callable[[], T] | None) -> T | None:
+        """Run `function` on the writer's thread once every row queued before it is committed (in one round trip:
+        graph checkpoints are written so, after the rows of the steps they record); return its result. Raises the
+        first failure of a `put` (without running it), or its own error."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.queue.put(_After(function, done, loop))
+        return await asyncio.shield(done)
+
+    def index(self, model: type[Row], run_name: str) -> None:
+        """Load the keys of `model` stored for `run_name`; from here on `get` answers None for any other key not
+        written since without a read. Only for a model whose every key read is the run's own (its call keys hash
+        the run's name), while this writer is the store's only one (DuckDB: one writer process)."""
+        (column,) = model.KEY
+        rows = self.store.query(f"SELECT {column} FROM {model.TABLE} WHERE run_name = ?", [run_name])
+        self.keys[model] = {row[column] for row in rows}
 
     async def get(self, model: type[R], key: Any) -> R | None:
         """The stored row of `model` whose (single-column) key is `key`, or None."""
         if len(model.KEY) != 1:
             raise ValueError(f"{model.__name__} is not keyed by one column: read it with a query")
         row = self.known.get((model, key))
-        if row is not None:  # committed, and an `ignore` row never changes
+        if row is not None:  # committed or queued, and an `ignore` row never changes
             return row
+        if model in self.keys and key not in self.keys[model]:
+            return None
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self.queue.put(_Read(model, key, done, loop))
@@ -91,14 +136,15 @@ class AsyncWriter:
             settled = self._write(cur, writes) if writes else []
             reads = [i for i in batch if isinstance(i, _Read)]
             settled += self._read(cur, reads) if reads else []
+            settled += [_run_after(i, self.failure) for i in batch if isinstance(i, _After)]  # after the writes
             busy = len(batch) > 1 or not self.queue.empty()  # callers are many (one alone waits on each reply)
             for item, result, error in settled:
                 _settle(item, result, error)
 
-    def _take(self, linger: float) -> tuple[list[_Write | _Read], bool]:
+    def _take(self, linger: float) -> tuple[list[_Write | _Read | _After], bool]:
         """The next batch (waiting for its first item): whatever is queued, and what else comes within `linger`
         seconds; and whether the writer is to stop after it."""
-        batch: list[_Write | _Read] = []
+        batch: list[_Write | _Read | _After] = []
         item = self.queue.get()
         deadline = time.monotonic() + linger
         while item is not None:
@@ -116,23 +162,40 @@ class AsyncWriter:
         return batch, True
 
     def _write(self, cur: duckdb.DuckDBPyConnection, writes: list[_Write]) -> list[Settled]:
+        rows = [r for w in writes for r in w.rows]
         try:
-            self._remember(write_rows(cur, [r for w in writes for r in w.rows]))
+            stored = write_rows(cur, rows)
+            if not stored:  # a key conflict: a put row may have lost to the stored one, which a read will find
+                self._forget(r for w in writes if w.done is None for r in w.rows)
+            self._remember(stored)
             outcomes: list[BaseException | None] = [None] * len(writes)
         except Exception:  # one bad item must not fail the others: redo them one by one
-            outcomes = [self._alone(cur, w.rows) for w in writes]
-        return [(write, None, error) for write, error in zip(writes, outcomes, strict=True)]
+            outcomes = [self._alone(cur, w) for w in writes]
+        for write, error in zip(writes, outcomes, strict=True):
+            if write.done is None and error is not None and self.failure is None:
+                self.failure = error
+        return [(write, None, error) for write, error in zip(writes, outcomes, strict=True) if write.done]
 
-    def _alone(self, cur: duckdb.DuckDBPyConnection, rows: Sequence[Row]) -> BaseException | None:
+    def _alone(self, cur: duckdb.DuckDBPyConnection, write: _Write) -> BaseException | None:
         try:
-            self._remember(write_rows(cur, rows))
+            stored = write_rows(cur, write.rows)
         except Exception as exc:
+            if write.done is None:
+                self._forget(write.rows)  # not stored: a read must not find them
             return exc
+        if not stored and write.done is None:
+            self._forget(write.rows)
+        self._remember(stored)
         return None
 
+    def _index_keys(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            if (keys := self.keys.get(type(row))) is not None:
+                keys.add(getattr(row, type(row).KEY[0]))
+
     def _remember(self, rows: Iterable[Row], stored: bool = False) -> None:
-        """Keep committed rows of `ignore` models with a one-column key as a read gives them back (a written row's
-        JSON columns parsed from the text stored; `stored`: rows that were read)."""
+        """Keep rows of `ignore` models with a one-column key (committed, or put) as a read gives them back (a
+        written row's JSON columns parsed from the text stored; `stored`: rows that were read)."""
         for row in rows:
             model = type(row)
             if model.ON_CONFLICT == "ignore" and len(model.KEY) == 1:
@@ -141,6 +204,11 @@ class AsyncWriter:
                 self.known[(model, getattr(row, model.KEY[0]))] = row
         while len(self.known) > KNOWN:
             del self.known[next(iter(self.known))]
+
+    def _forget(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            if len(type(row).KEY) == 1:
+                self.known.pop((type(row), getattr(row, type(row).KEY[0])), None)
 
     def _read(self, cur: duckdb.DuckDBPyConnection, reads: list[_Read]) -> list[Settled]:
         by_model: dict[type[Row], list[_Read]] = {}
@@ -249,7 +317,16 @@ def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Ro
     cur.commit()
 
 
-def _settle(item: _Write | _Read, result: Any, error: BaseException | None) -> None:
+def _run_after(item: _After, failure: BaseException | None) -> Settled:
+    if failure is not None or item.function is None:
+        return item, None, failure
+    try:
+        return item, item.function(), None
+    except Exception as exc:
+        return item, None, exc
+
+
+def _settle(item: _Write | _Read | _After, result: Any, error: BaseException | None) -> None:
     def settle() -> None:
         if item.done.cancelled():
             return

@@ -374,3 +374,16 @@ def test_math_verify_defaults_do_fail_in_a_worker_thread():
     """Why every call passes parsing_timeout=None / timeout_seconds=None (the reason the test above exists)."""
     with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(ValueError, match="thread"):
         pool.submit(parse, "$\\frac{1}{2}$").result()
+
+
+@pytest.mark.parametrize(("predicted", "gold", "expected"), [
+    ("42", "42", Verdict.CORRECT), ("\\boxed{ 42 }", "42", Verdict.CORRECT), ("", "42", Verdict.INCORRECT),
+    ("41", "42", None), ("\\frac{1}{2}", "0.5", None),
+])
+def test_without_parsing_decides_only_what_needs_no_parse(predicted, gold, expected):
+    from distill.agents.equivalence import check_without_parsing
+
+    quick = check_without_parsing(predicted, gold)
+    assert (quick.verdict if quick else None) == expected
+    if quick:
+        assert quick == check_answer(predicted, gold)  # the same verdict, reason and readings as the full rule

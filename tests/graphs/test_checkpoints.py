@@ -1,8 +1,10 @@
 """The group-commit checkpoint saver: a graph resumes from it as from LangGraph's own saver (same file, same
-reads), concurrent threads share commits, a failed commit fails its callers only, and fresh threads cost no read."""
+reads), concurrent threads share commits, a failed commit is raised by every later write, and fresh threads cost no
+read."""
 
 import asyncio
 import operator
+import sqlite3
 from typing import Annotated, TypedDict
 
 import aiosqlite
@@ -62,16 +64,16 @@ def test_threads_in_flight_share_commits_and_every_checkpoint_is_stored(tmp_path
     async def run():
         nonlocal commits
         async with open_checkpointer(tmp_path / "c.sqlite") as saver:
-            original = saver.conn.commit
+            write = saver.run_write
 
-            async def counted():
+            async def counted(group):
                 nonlocal commits
                 commits += 1
-                await original()
-            saver.conn.commit = counted
+                await write(group)
+            saver.run_write = counted
             graph = graph_builder().compile(checkpointer=saver)
             await asyncio.gather(*(graph.ainvoke({"steps": []}, config(f"t{i}")) for i in range(50)))
-            saver.conn.commit = original
+            await saver.drain()
             async with saver.conn.execute("SELECT count(DISTINCT thread_id), count(*) FROM checkpoints") as cur:
                 return await cur.fetchone()
 
@@ -80,16 +82,36 @@ def test_threads_in_flight_share_commits_and_every_checkpoint_is_stored(tmp_path
     assert commits < 50 * 4  # the stock saver commits each checkpoint and each task's writes on its own
 
 
-def test_a_failed_commit_fails_its_callers_and_the_saver_carries_on(tmp_path):
+def test_a_failed_commit_is_raised_by_every_later_write_and_when_drained(tmp_path):
     async def run():
         async with open_checkpointer(tmp_path / "c.sqlite") as saver:
             await saver.setup()
-            with pytest.raises(aiosqlite.OperationalError):
-                await saver._commit("INSERT INTO no_such_table VALUES (?)", [(1,)])
-            await graph_builder().compile(checkpointer=saver).ainvoke({"steps": []}, config("t"))
-            return (await saver.aget_tuple(config("t"))).checkpoint["channel_values"]["steps"]
+            saver._queue("INSERT INTO no_such_table VALUES (?)", [(1,)])
+            with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+                await saver.drain()
+            with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+                await graph_builder().compile(checkpointer=saver).ainvoke({"steps": []}, config("t"))
 
-    assert asyncio.run(run()) == ["a", "b", "c"]
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):  # and when the saver closes
+        asyncio.run(run())
+
+
+def test_checkpoints_commit_after_the_rows_queued_before_them(tmp_path):
+    order = []
+
+    async def run():
+        async with open_checkpointer(tmp_path / "c.sqlite") as saver:
+            async def after_rows(write):
+                order.append("rows committed")
+                await asyncio.to_thread(write)
+                order.append("checkpoints committed")
+            saver.run_write = after_rows
+            await graph_builder().compile(checkpointer=saver).ainvoke({"steps": []}, config("t"))
+            await saver.drain()
+
+    asyncio.run(run())
+    assert order and order[0] == "rows committed"
+    assert all(a != b for a, b in zip(order, order[1:], strict=False))  # every group waits its turn
 
 
 def test_known_threads_spare_the_reads_of_fresh_ones(tmp_path):
@@ -106,7 +128,10 @@ def test_known_threads_spare_the_reads_of_fresh_ones(tmp_path):
             assert reads == []  # its first read found nothing without a query
             assert (await saver.aget_tuple(config("fresh"))) is not None and reads  # written since: read
             assert (await saver.aget_tuple(config("old"))) is not None
-            await delete_threads(saver, ["old"])
-            return saver.threads
+            delete_threads(saver, ["old"])
+            await saver.drain()
+            async with saver.conn.execute("SELECT DISTINCT thread_id FROM checkpoints") as cur:
+                stored = {row[0] for row in await cur.fetchall()}
+            return saver.threads, stored
 
-    assert asyncio.run(run()) == {"fresh"}
+    assert asyncio.run(run()) == ({"fresh"}, {"fresh"})
