@@ -1,11 +1,13 @@
 """The corpus loop, one LangGraph thread per (run, problem):
 
-    solve ──▶ check (rule) ──▶ critique (LLM) ──▶ decide ──▶ accept | abstain
-      ▲                                              │
-      └────────── retry, the critique as feedback ◀──┘
+    solve + rule check ──▶ critique (LLM) ──▶ decide ──▶ accept | abstain
+      ▲                                         │
+      └─────── retry, the critique as feedback ◀┘
 
-A failed attempt (cut off, empty, no final answer) goes straight to decide. In critic mode `rule` there is no
-critique; in `llm` the critic decides; in `cascade` the rule decides when it can and the critic otherwise.
+`solve` checks its answer against the truth by rule as soon as it has one (math equivalence: no model, so no step
+of its own, which would cost a checkpoint per attempt). A failed attempt (cut off, empty, no final answer) goes
+straight to decide. In critic mode `rule` there is no critique; in `llm` the critic decides; in `cascade` the rule
+decides when it can and the critic otherwise.
 
 The graph is built here, at import, without a store or clients: `graph` can be drawn (`distill graph corpus`),
 tested alone and loaded by LangGraph tooling. A run compiles `builder` with its checkpointer and invokes it with
@@ -43,10 +45,6 @@ async def solve(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, 
     return await runtime.context.solve(state)
 
 
-async def check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
-    return await runtime.context.check(state)
-
-
 async def critique(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str, Any]:
     return await runtime.context.critique(state)
 
@@ -56,12 +54,8 @@ async def decide(state: CorpusState, runtime: Runtime[CorpusNodes]) -> dict[str,
 
 
 # Routers are coroutines: LangGraph runs a plain function in a thread pool, a thread hop for every edge taken.
-async def after_solve(state: CorpusState) -> str:
-    return "check" if state["attempt_status"] == "ok" else "decide"
-
-
-async def after_check(state: CorpusState, runtime: Runtime[CorpusNodes]) -> str:
-    return "decide" if runtime.context.critic is None else "critique"
+async def after_solve(state: CorpusState, runtime: Runtime[CorpusNodes]) -> str:
+    return "critique" if state["attempt_status"] == "ok" and runtime.context.critic is not None else "decide"
 
 
 async def after_decide(state: CorpusState) -> str:
@@ -70,12 +64,10 @@ async def after_decide(state: CorpusState) -> str:
 
 builder = StateGraph(CorpusState, context_schema=CorpusNodes)
 builder.add_node("solve", solve)
-builder.add_node("check", check)
 builder.add_node("critique", critique)
 builder.add_node("decide", decide)
 builder.add_edge(START, "solve")
-builder.add_conditional_edges("solve", after_solve, ["check", "decide"])
-builder.add_conditional_edges("check", after_check, ["critique", "decide"])
+builder.add_conditional_edges("solve", after_solve, ["critique", "decide"])
 builder.add_edge("critique", "decide")
 builder.add_conditional_edges("decide", after_decide, ["solve", END])
 graph = builder.compile()

@@ -57,15 +57,16 @@ class CorpusNodes:
                 reasoning_source=completion.reasoning_source, answer=solution.answer,
                 answer_method=solution.answer_method, answer_source=solution.answer_source, **usage(completion))
             self.writer.put(row)
-        return {"attempt_key": key, "attempt_status": row.status, "answer": row.answer, "rule": None,
-                "critic": None, "tokens": state["tokens"] + row.tokens}
+        rule = await self.check(row.answer, state) if row.status == "ok" else {"rule": None}
+        return {"attempt_key": key, "attempt_status": row.status, "answer": row.answer, "critic": None,
+                "tokens": state["tokens"] + row.tokens, **rule}
 
-    async def check(self, state: dict[str, Any]) -> dict[str, Any]:
+    async def check(self, answer: str | None, state: dict[str, Any]) -> dict[str, Any]:
         """The rule verdict; it is stored with the next write (critic verdict or outcome): being no LLM result,
         it is simply recomputed if a crash comes first. Answers written alike are judged here; any parsing runs in
         the grading pool (graphs/offload.py)."""
-        result = (check_without_parsing(state["answer"], state["truth"])
-                  or await off_loop(check_answer, state["answer"], state["truth"], state["question"]))
+        result = (check_without_parsing(answer, state["truth"])
+                  or await off_loop(check_answer, answer, state["truth"], state["question"]))
         return {"rule": result.verdict.value, "rule_reason": result.reason, "rule_compared": result.predicted}
 
     async def critique(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -263,3 +263,53 @@ def test_the_views_on_a_known_run(seeded):
                         "tokens": 4 * 15 + 4 * 15}]
     by_prompt = rows(seeded, "SELECT attempts, accepted, accept_rate FROM acceptance_by_prompt")
     assert by_prompt == [{"attempts": 4, "accepted": 3, "accept_rate": 0.75}]
+
+
+def test_a_checkpoint_at_a_step_the_graph_no_longer_has_restarts_its_item_without_a_second_call(seeded):
+    """An older distill's graph had a `check` step; a run interrupted there resumes with today's graph: LangGraph
+    finds no next step for it, so the runner starts the item again, and its stored attempt is replayed by key."""
+    from distill.graphs import corpus
+    from distill.graphs.calls import Caller
+    from distill.graphs.checkpoints import open_checkpointer
+    from distill.graphs.corpus_nodes import CorpusNodes
+    from distill.graphs.corpus_run import CorpusStage
+    from distill.graphs.limits import Limits
+    from distill.graphs.runner import thread_id
+    from distill.store.corpus import register_run
+    from distill.store.writer import AsyncWriter
+    from langgraph.graph import StateGraph
+
+    solver = scripted_role("solver", solver_by_question({"6 times 7": "42"}))
+
+    async def crash_in_check(state, runtime):
+        raise RuntimeError("killed in the old check step")
+
+    old = StateGraph(corpus.CorpusState, context_schema=CorpusNodes)
+    old.add_node("solve", corpus.solve)
+    old.add_node("check", crash_in_check)
+    old.add_edge("__start__", "solve")
+    old.add_edge("solve", "check")
+    old.add_edge("check", "__end__")
+    problem = rows(seeded, "SELECT problem_id, question, answer FROM problems ORDER BY ingest_order LIMIT 1")[0]
+
+    async def interrupted_old_run():
+        stage = CorpusStage(seeded, "r", CorpusConfig(critic_mode="rule"), solver, None)
+        register_run(seeded, "r", "corpus", stage.manifest(), stage.identity())
+        writer = AsyncWriter(seeded)
+        try:
+            async with open_checkpointer(checkpoint_path(seeded)) as saver:
+                saver.run_write = writer.after_rows
+                nodes = CorpusNodes(Caller("r", writer, Limits()), solver, None, "rule", max_attempts=2)
+                config = {"configurable": {"thread_id": thread_id("r", problem["problem_id"])}}
+                with pytest.raises(RuntimeError, match="old check step"):
+                    await old.compile(checkpointer=saver).ainvoke(corpus.initial_state(problem), config,
+                                                                  context=nodes)
+                assert (await old.compile(checkpointer=saver).aget_state(config)).next == ("check",)
+        finally:
+            await writer.close()
+
+    asyncio.run(interrupted_old_run())
+    assert len(calls(solver)) == 1
+    tally = build(seeded, solver, None, critic_mode="rule", limit=1)
+    assert (tally.accepted, tally.failed) == (1, 0)
+    assert len(calls(solver)) == 1  # the stored attempt was replayed by its key

@@ -18,9 +18,9 @@ def edges(graph):
 
 
 def test_the_graphs_compile_at_import_without_a_store_or_clients():
-    assert set(corpus.graph.get_graph().nodes) == {"__start__", "solve", "check", "critique", "decide", "__end__"}
+    assert set(corpus.graph.get_graph().nodes) == {"__start__", "solve", "critique", "decide", "__end__"}
     assert ("critique", "decide", False) in edges(corpus.graph)
-    assert {("check", "critique", True), ("check", "decide", True), ("decide", "solve", True)} <= edges(corpus.graph)
+    assert {("solve", "critique", True), ("solve", "decide", True), ("decide", "solve", True)} <= edges(corpus.graph)
     assert {("seed", "compress", False), ("decide", "compress", True)} <= edges(levels.graph)
 
 
@@ -32,11 +32,8 @@ class ScriptedLoop:
 
     async def solve(self, state):
         self.visited.append("solve")
-        return {"attempt_status": "ok", "answer": "41" if state["attempt"] == 1 else "42"}
-
-    async def check(self, state):
-        self.visited.append("check")
-        return {"rule": "correct" if state["answer"] == "42" else "incorrect"}
+        answer = "41" if state["attempt"] == 1 else "42"
+        return {"attempt_status": "ok", "answer": answer, "rule": "correct" if answer == "42" else "incorrect"}
 
     async def critique(self, state):
         self.visited.append("critique")
@@ -48,7 +45,7 @@ class ScriptedLoop:
 
 
 def test_the_corpus_graph_runs_alone_with_any_context():
-    for critic, path in [(None, ["solve", "check", "decide"]), ("a critic", ["solve", "check", "critique", "decide"])]:
+    for critic, path in [(None, ["solve", "decide"]), ("a critic", ["solve", "critique", "decide"])]:
         context = ScriptedLoop(critic)
         final = asyncio.run(corpus.graph.ainvoke({"attempt": 1, "tokens": 0}, context=context))
         assert final["outcome"] == "accepted" and final["answer"] == "42"

@@ -32,7 +32,7 @@ def test_every_corpus_node_replays_from_its_rows(store, tmp_path):
         writer = AsyncWriter(store)
         nodes = CorpusNodes(Caller("r", writer, Limits()), solver, critic, "llm", max_attempts=2)
         try:
-            for node in (nodes.solve, nodes.check, nodes.critique, nodes.decide):
+            for node in (nodes.solve, nodes.critique, nodes.decide):
                 state = {**state, **await node(state)}
             return state
         finally:
