@@ -161,3 +161,54 @@ def test_insert_returning_gives_the_generated_id_and_json_round_trips(store):
     assert second == first + 1
     (record,) = store.query("SELECT * FROM jobs WHERE job_id = ?", [first])
     assert JobRow.from_record(record) == job
+
+
+def test_put_rows_read_back_at_once_and_commit_before_what_runs_after_them(store):
+    seen = []
+
+    async def body(writer):
+        writer.put(verdict("a"), outcome("p", "accepted"))
+        assert await writer.get(VerdictRow, "a") == verdict("a")  # before any commit
+        counted = store.cursor()  # another connection: sees only what is committed
+        await writer.after_rows(lambda: seen.append(counted.execute("SELECT count(*) FROM verdicts").fetchone()[0]))
+        await writer.flush()
+
+    run_with_writer(store, body)
+    assert seen == [1]
+    assert store.scalar("SELECT status FROM problem_outcomes WHERE problem_id = 'p'") == "accepted"
+
+
+def test_a_failed_put_is_raised_by_every_later_flush_and_nothing_runs_after_it(store):
+    ran = []
+
+    async def body(writer):
+        writer.put(outcome("bad", "bogus"))
+        for _ in range(2):
+            with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
+                await writer.flush()
+        with pytest.raises(duckdb.ConstraintException):
+            await writer.after_rows(lambda: ran.append(1))
+
+    run_with_writer(store, body)
+    assert ran == [] and store.scalar("SELECT count(*) FROM problem_outcomes") == 0
+
+
+def test_an_indexed_model_answers_keys_the_run_never_stored_without_a_read(store):
+    async def stored_first(writer):
+        await writer.insert(verdict("old"), verdict("other", run_name="s"))
+
+    run_with_writer(store, stored_first)
+    reads = []
+
+    async def body(writer):
+        writer.index(VerdictRow, "r")
+        original = writer._read
+        writer._read = lambda cur, batch: reads.append(len(batch)) or original(cur, batch)
+        assert await writer.get(VerdictRow, "new") is None and reads == []  # never stored: no read
+        writer.put(verdict("new"))
+        assert await writer.get(VerdictRow, "new") == verdict("new")
+        writer.known.clear()  # forgotten rows: read from the store
+        assert (await writer.get(VerdictRow, "old")).verdict_key == "old" and reads == [1]
+        assert await writer.get(VerdictRow, "other") is None  # by design: the index speaks for its run alone
+
+    run_with_writer(store, body)
