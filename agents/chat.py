@@ -1,9 +1,11 @@
 """The chat client: one request to a chat model, with its reasoning trace, finish reason, usage, latency, and
-tenacity retries on transient failures (429, 5xx, timeouts, connection errors, empty or non-JSON bodies)."""
+retries with backoff on transient failures (429, 5xx, timeouts, connection errors, empty or non-JSON bodies)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 import urllib.parse
 import urllib.request
@@ -16,7 +18,6 @@ from distill.agents.answers import split_think
 from distill.agents.endpoints import EndpointConfig
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 Messages = list[dict[str, str]]
 RETRYABLE_STATUS = {408, 409, 425, 429}
@@ -297,32 +298,31 @@ class ChatClient:
         """Close the HTTP connection pool inside the event loop that used it."""
         await self.backend.aclose()
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay(self, exc: BaseException, failed: int) -> float:
+        """Seconds to wait after the `failed`-th failed try: the server's Retry-After (capped), else exponential
+        backoff with full jitter (uniform up to wait_initial_s * 2^(failed - 1), capped at wait_max_s)."""
         hinted = _retry_after(exc)
-        backoff = wait_random_exponential(multiplier=self.wait_initial_s, max=self.wait_max_s)(state)
-        return min(hinted, self.wait_max_s) if hinted is not None else backoff
+        if hinted is not None:
+            return min(hinted, self.wait_max_s)
+        return random.uniform(0, min(self.wait_max_s, self.wait_initial_s * 2 ** (failed - 1)))
 
     async def complete(self, messages: Messages, *, headers: dict[str, str] | None = None) -> Completion:
         """One completion; raises ChatCallError when it fails for good. An empty body after all retries comes
-        back as a Completion whose `failure` is 'empty'."""
-        tries = 0
+        back as a Completion whose `failure` is 'empty'. (A plain loop, not tenacity: its retry object cost 0.1 ms
+        a call, 6% of the event loop at 256 calls in flight, for calls that nearly all succeed at once.)"""
+        tries, started = 0, time.perf_counter()
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._wait,
-                                               retry=retry_if_exception(is_retryable), reraise=True):
-                with attempt:
-                    tries += 1
+            while True:
+                tries += 1
+                try:
                     if self.before_request is not None:
                         await self.before_request()
                     started = time.perf_counter()
-                    try:
-                        reply = await self.backend.send(messages, headers)
-                    except json.JSONDecodeError as exc:  # a LangChain model's SDK, on a bad body
-                        raise MalformedBody("empty body" if exc.doc.strip() == "" else "non-JSON body") from exc
-                    completion = to_completion(reply, (time.perf_counter() - started) * 1000, tries - 1)
-                    if completion.failure == "empty":
-                        raise EmptyResponse(completion)
-                    return completion
+                    return await self._try(messages, headers, tries - 1, started)
+                except Exception as exc:
+                    if tries > self.max_retries or not is_retryable(exc):
+                        raise
+                    await asyncio.sleep(self._delay(exc, tries))
         except EmptyResponse as exc:
             return replace(exc.completion, fault="empty reply")
         except MalformedBody as exc:
@@ -333,4 +333,14 @@ class ChatClient:
             if reason is None:
                 raise  # not the endpoint's fault: a bug, shown as one
             raise ChatCallError(f"{self.name}: {reason} after {tries} tries: {exc}", reason) from exc
-        raise AssertionError("unreachable")  # AsyncRetrying either returns, or raises with reraise=True
+
+    async def _try(self, messages: Messages, headers: dict[str, str] | None, retries: int,
+                   started: float) -> Completion:
+        try:
+            reply = await self.backend.send(messages, headers)
+        except json.JSONDecodeError as exc:  # a LangChain model's SDK, on a bad body
+            raise MalformedBody("empty body" if exc.doc.strip() == "" else "non-JSON body") from exc
+        completion = to_completion(reply, (time.perf_counter() - started) * 1000, retries)
+        if completion.failure == "empty":
+            raise EmptyResponse(completion)
+        return completion
