@@ -81,8 +81,8 @@ class AsyncWriter:
 
     def put(self, *rows: Row) -> None:
         """Queue `rows` to be stored together in one transaction, without waiting: `get` sees them at once, and
-        `flush` returns once they are committed (graph checkpoints flush first: a step's rows are stored before
-        the checkpoint that says it ran). A failure is raised by every later `flush`."""
+        `flush` returns once they are committed (graph checkpoints are committed after them: `after_rows`). A
+        failure is raised by every later `flush` or `after_rows`, and by `close`."""
         if rows:
             self._index_keys(rows)
             self._remember(rows)
@@ -124,8 +124,11 @@ class AsyncWriter:
         return await done
 
     async def close(self) -> None:
+        """Commit what is queued and stop; raise the first failure of a `put` (none goes unreported)."""
         self.queue.put(None)
         await asyncio.to_thread(self.thread.join)
+        if self.failure is not None:
+            raise self.failure
 
     def _run(self) -> None:
         cur = self.store.cursor()  # this thread's own connection

@@ -189,8 +189,17 @@ def test_a_failed_put_is_raised_by_every_later_flush_and_nothing_runs_after_it(s
         with pytest.raises(duckdb.ConstraintException):
             await writer.after_rows(lambda: ran.append(1))
 
-    run_with_writer(store, body)
+    with pytest.raises(duckdb.ConstraintException):  # and when the writer closes
+        run_with_writer(store, body)
     assert ran == [] and store.scalar("SELECT count(*) FROM problem_outcomes") == 0
+
+
+def test_a_failed_put_nobody_flushed_is_raised_when_the_writer_closes(store):
+    async def body(writer):
+        writer.put(outcome("bad", "bogus"))
+
+    with pytest.raises(duckdb.ConstraintException, match="CHECK constraint"):
+        run_with_writer(store, body)
 
 
 def test_an_indexed_model_answers_keys_the_run_never_stored_without_a_read(store):
