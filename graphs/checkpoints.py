@@ -93,8 +93,8 @@ class GroupCommitSaver(AsyncSqliteSaver):
         meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False).encode("utf-8", "ignore")
         if self.threads is not None:
             self.threads.add(thread)
-        self._queue(CHECKPOINT_SQL, [(thread, namespace, checkpoint["id"], conf.get("checkpoint_id"), kind,
-                                             blob, meta)])
+        self._queue(CHECKPOINT_SQL, [(thread, namespace, checkpoint["id"], conf.get("checkpoint_id"), kind, blob,
+                                      meta)])
         return {"configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": namespace,
                                  "checkpoint_id": checkpoint["id"]}}
 
