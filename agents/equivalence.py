@@ -111,7 +111,9 @@ class _TooHard(Exception):
 def check_answer(predicted: str | None, gold: str, question: str | None = None) -> RuleCheck:
     """Judge `predicted` against `gold`. Thread-safe; never raises; UNDECIDED where the rule cannot tell. The
     `question`, when given, only decides a number said with its word (`12th grade`, `5 apples`) against a bare one."""
-    return _check(predicted, gold, question, parse=True)  # type: ignore[return-value]
+    result = _check(predicted, gold, question, parse=True)
+    assert result is not None  # with parsing, the rule always reaches a verdict
+    return result
 
 
 def check_without_parsing(predicted: str | None, gold: str) -> RuleCheck | None:
