@@ -1,7 +1,8 @@
 """The store writer's CPU per corpus problem, without HTTP or LangGraph: N problems, C at a time, each doing the
 corpus nodes' reads and writes through one AsyncWriter on a fresh store (solve: get attempt, insert attempt;
 critique: get verdict + get attempt, insert rule and critic verdicts; decide: get attempt, insert outcome and
-corpus row).
+corpus row). That is the awaited path, as the nodes used it before they `put` their rows and read keys from the
+writer's index; levels and evaluation stages still use it.
 
     .venv/bin/python benchmarks/writer_cpu.py [--problems 1000] [--concurrency 1 64] [--repeats 3]
     .venv/bin/python benchmarks/writer_cpu.py --writer /tmp/old_writer.py   # another writer module, side by side
