@@ -23,6 +23,7 @@ import contextlib
 import inspect
 import json
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class GroupCommitSaver(AsyncSqliteSaver):
     def __init__(self, conn: aiosqlite.Connection, writes: sqlite3.Connection):
         super().__init__(conn)
         self.writes = writes  # the group commits' own connection (one group at a time, on whichever thread)
+        self._writing = threading.Lock()  # held while a group is written; closing waits for it
+        self._closed = False
         self._queued: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._committing: asyncio.Task | None = None
         self.threads: set[str] | None = None  # every thread that can have a checkpoint; None: unknown
@@ -149,19 +152,29 @@ class GroupCommitSaver(AsyncSqliteSaver):
                 statements.append((sql, list(rows)))
 
         def write() -> None:
-            try:
-                for sql, rows in statements:
-                    self.writes.executemany(sql, rows)
-                self.writes.commit()
-            except BaseException:
-                self.writes.rollback()
-                raise
+            with self._writing:
+                if self._closed:  # the run ended (a crash, Ctrl-C) before this group's turn came
+                    raise sqlite3.ProgrammingError("the checkpoint file is closed")
+                try:
+                    for sql, rows in statements:
+                        self.writes.executemany(sql, rows)
+                    self.writes.commit()
+                except BaseException:
+                    self.writes.rollback()
+                    raise
 
         try:
             await self.run_write(write)
         except Exception as exc:  # the threads' next writes raise it (their items fail; the next run resumes them)
             return exc
         return None
+
+    def close_writes(self) -> None:
+        """Close the group commits' connection once no group is being written (another thread may be writing one
+        when a run is cancelled); a group whose turn comes later fails instead of touching a closed connection."""
+        with self._writing:
+            self._closed = True
+            self.writes.close()
 
     async def drain(self) -> None:
         """Wait for the queued writes (before the connection closes); raise a failed commit's error."""
@@ -181,6 +194,7 @@ async def open_checkpointer(path: Path) -> AsyncIterator[GroupCommitSaver]:
     """The saver in WAL mode with synchronous=NORMAL: safe when the process is killed (only a power cut may lose
     the newest checkpoints, which stored LLM results make cheap to redo), and ~10x faster commits."""
     writes = sqlite3.connect(str(path), check_same_thread=False, isolation_level="DEFERRED")
+    saver: GroupCommitSaver | None = None
     try:
         async with aiosqlite.connect(str(path)) as conn:
             for pragma in PRAGMAS:
@@ -193,7 +207,10 @@ async def open_checkpointer(path: Path) -> AsyncIterator[GroupCommitSaver]:
             finally:
                 await saver.drain()
     finally:
-        writes.close()
+        if saver is not None:
+            saver.close_writes()
+        else:
+            writes.close()
 
 
 def delete_threads(saver: GroupCommitSaver, tids: list[str]) -> None:

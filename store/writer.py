@@ -74,7 +74,7 @@ class AsyncWriter:
         if not rows:
             return
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done = _future(loop)
         self._index_keys(rows)
         self.queue.put(_Write(rows, done, loop))
         await asyncio.shield(done)  # a cancelled caller does not cancel a write that is under way
@@ -97,7 +97,7 @@ class AsyncWriter:
         graph checkpoints are written so, after the rows of the steps they record); return its result. Raises the
         first failure of a `put` (without running it), or its own error."""
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done = _future(loop)
         self.queue.put(_After(function, done, loop))
         return await asyncio.shield(done)
 
@@ -119,7 +119,7 @@ class AsyncWriter:
         if model in self.keys and key not in self.keys[model]:
             return None
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done = _future(loop)
         self.queue.put(_Read(model, key, done, loop))
         return await done
 
@@ -318,6 +318,14 @@ def _transaction(cur: duckdb.DuckDBPyConnection, groups: dict[type[Row], list[Ro
         cur.rollback()
         raise
     cur.commit()
+
+
+def _future(loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+    """A reply's future. Its error counts as seen even when its caller was cancelled meanwhile (a run stopped by
+    Ctrl-C): asyncio would otherwise print "exception was never retrieved" at exit."""
+    done = loop.create_future()
+    done.add_done_callback(lambda future: future.cancelled() or future.exception())
+    return done
 
 
 def _run_after(item: _After, failure: BaseException | None) -> Settled:

@@ -135,3 +135,39 @@ def test_known_threads_spare_the_reads_of_fresh_ones(tmp_path):
             return saver.threads, stored
 
     assert asyncio.run(run()) == ({"fresh"}, {"fresh"})
+
+
+def test_closing_waits_for_a_group_being_written_and_a_later_group_fails_cleanly(tmp_path):
+    """A run cancelled (Ctrl-C, a crash) closes the file while the store's writer thread may be writing a group:
+    closing waits for it, and a group whose turn comes after fails instead of touching a closed connection."""
+    import threading
+
+    writing, release, order = threading.Event(), threading.Event(), []
+
+    async def run():
+        async with open_checkpointer(tmp_path / "c.sqlite") as saver:
+            await saver.setup()
+
+            def slow_thread(write):
+                with saver._writing:  # as a group's write holds it
+                    writing.set()
+                    release.wait(5)
+                    order.append("written")
+                return write
+
+            holder = threading.Thread(target=slow_thread, args=(None,))
+            holder.start()
+            writing.wait(5)
+            threading.Timer(0.2, release.set).start()
+            return saver, holder
+
+    saver, holder = asyncio.run(run())  # leaving the context closes the file: after the write, not during it
+    order.append("closed")
+    holder.join()
+    assert order == ["written", "closed"]
+
+    async def now(write):
+        write()
+    saver.run_write = now
+    late = asyncio.run(saver._write([("DELETE FROM writes WHERE thread_id = ?", [("t",)])]))  # its turn came late
+    assert isinstance(late, sqlite3.ProgrammingError) and "closed" in str(late)
