@@ -15,8 +15,10 @@ from distill.store import evaluation as db
 from distill.store.rows import EvalItemRow, EvaluationRow, LevelRow
 from distill.store.rows_training import TrainingLossRow, TrainingRunRow
 from distill.store.writer import insert, insert_returning
+from distill.training.splits import make_split
 
 from tests.support.tiny_mlx_model import write_tiny_model
+from tests.support.training_fakes import add_corpus, ingest_problems
 
 
 def make_evaluation(store: Store, run: str, label: str, kind: str, seed: int = 0, *, level: str | None = None,
@@ -135,6 +137,16 @@ def craft_training(store: Store, run: str = "study") -> None:
 
 
 SUMS_RUN = "sums"
+
+
+def seed_sums(store: Store, tmp_path: Path) -> list[dict]:
+    """sum_problems() ingested (source 'sums'), a corpus run SUMS_RUN that accepted them all, and its split
+    (seed 0); returns the problems."""
+    problems = sum_problems()
+    ingest_problems(store, tmp_path, problems, source="sums")
+    add_corpus(store, SUMS_RUN, problems, source="sums")
+    make_split(store, SUMS_RUN, 0)
+    return problems
 
 
 def sum_problems(count: int = 40) -> list[dict]:

@@ -2,19 +2,14 @@
 
 from distill.agents.student import STUDENT_SYSTEM_PROMPT
 from distill.store import Store
-from distill.training.splits import make_split
 
 from tests.evaluation.helpers import SUMS_RUN as RUN
-from tests.evaluation.helpers import sum_problems, write_scripted_model
-from tests.support.training_fakes import add_corpus, ingest_problems
+from tests.evaluation.helpers import seed_sums, write_scripted_model
 
 
 def test_eval_then_report(cli, tmp_path):
-    problems = sum_problems()
     with Store(tmp_path / "cli.duckdb") as store:
-        ingest_problems(store, tmp_path, problems, source="sums")
-        add_corpus(store, RUN, problems, source="sums")
-        make_split(store, RUN, 0)
+        problems = seed_sums(store, tmp_path)
     texts = [STUDENT_SYSTEM_PROMPT] + [f"{p['question']} {p['reasoning']}" for p in problems]
     model = write_scripted_model(tmp_path / "model", texts, hidden=256)
 

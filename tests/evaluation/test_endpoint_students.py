@@ -16,16 +16,14 @@ from distill.evaluation.config import EndpointStudent, EvalConfig
 from distill.evaluation.paired import comparisons
 from distill.evaluation.report import build_report
 from distill.evaluation.run import evaluate
-from distill.training.splits import make_split
 
 from distill.config_files import ConfigError
 from distill.stage_configs import load_stage
 from distill.study import StudyConfigError, load_study_config
 from tests.evaluation.helpers import SUMS_RUN as RUN
-from tests.evaluation.helpers import sum_problems, write_scripted_model
+from tests.evaluation.helpers import seed_sums, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 from tests.support.paths import REPO
-from tests.support.training_fakes import add_corpus, ingest_problems
 
 DEMO = REPO / "examples" / "demo.toml"
 ENTRY = 'name = "served"\nbase_url = "http://127.0.0.1:8000/v1"\nmodel = "student-gguf"\n'
@@ -86,11 +84,7 @@ def test_an_eval_table_file_names_the_key(tmp_path: Path):
 
 @pytest.fixture
 def sums(store, tmp_path):
-    problems = sum_problems()
-    ingest_problems(store, tmp_path, problems, source="sums")
-    add_corpus(store, RUN, problems, source="sums")
-    make_split(store, RUN, 0)
-    texts = [p["question"] for p in problems]
+    texts = [p["question"] for p in seed_sums(store, tmp_path)]
     return store, tmp_path, write_scripted_model(tmp_path / "scripted", texts, hidden=256)
 
 
