@@ -52,7 +52,6 @@ class EvalSettings(BaseModel):
     pacing: Pacing = Pacing()
     restart: bool = Field(False, description="Drop stored answers of evaluations whose settings changed.")
 
-
     @field_validator("students")
     @classmethod
     def _distinct_names(cls, students: list[EndpointStudent]) -> list[EndpointStudent]:

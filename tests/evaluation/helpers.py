@@ -139,7 +139,7 @@ def craft_training(store: Store, run: str = "study") -> None:
 SUMS_RUN = "sums"
 
 
-def seed_sums(store: Store, tmp_path: Path) -> list[dict]:
+def sums_with_split(store: Store, tmp_path: Path) -> list[dict]:
     """sum_problems() ingested (source 'sums'), a corpus run SUMS_RUN that accepted them all, and its split
     (seed 0); returns the problems."""
     problems = sum_problems()

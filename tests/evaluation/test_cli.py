@@ -4,12 +4,12 @@ from distill.agents.student import STUDENT_SYSTEM_PROMPT
 from distill.store import Store
 
 from tests.evaluation.helpers import SUMS_RUN as RUN
-from tests.evaluation.helpers import seed_sums, write_scripted_model
+from tests.evaluation.helpers import sums_with_split, write_scripted_model
 
 
 def test_eval_then_report(cli, tmp_path):
     with Store(tmp_path / "cli.duckdb") as store:
-        problems = seed_sums(store, tmp_path)
+        problems = sums_with_split(store, tmp_path)
     texts = [STUDENT_SYSTEM_PROMPT] + [f"{p['question']} {p['reasoning']}" for p in problems]
     model = write_scripted_model(tmp_path / "model", texts, hidden=256)
 

@@ -21,7 +21,7 @@ from distill.config_files import ConfigError
 from distill.stage_configs import load_stage
 from distill.study import StudyConfigError, load_study_config
 from tests.evaluation.helpers import SUMS_RUN as RUN
-from tests.evaluation.helpers import seed_sums, write_scripted_model
+from tests.evaluation.helpers import sums_with_split, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 from tests.support.paths import REPO
 
@@ -84,7 +84,7 @@ def test_an_eval_table_file_names_the_key(tmp_path: Path):
 
 @pytest.fixture
 def sums(store, tmp_path):
-    texts = [p["question"] for p in seed_sums(store, tmp_path)]
+    texts = [p["question"] for p in sums_with_split(store, tmp_path)]
     return store, tmp_path, write_scripted_model(tmp_path / "scripted", texts, hidden=256)
 
 

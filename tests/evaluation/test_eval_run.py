@@ -19,7 +19,7 @@ from distill.training.splits import make_split
 from distill.training.train import train_level
 
 from tests.evaluation.helpers import SUMS_RUN as RUN
-from tests.evaluation.helpers import seed_sums, write_scripted_model
+from tests.evaluation.helpers import sums_with_split, write_scripted_model
 from tests.support.openai_server import OpenAIServer, Reply, user_text
 from tests.support.training_fakes import add_corpus
 
@@ -41,7 +41,7 @@ class Teacher:
 
 @pytest.fixture
 def sums(store, tmp_path):
-    problems = seed_sums(store, tmp_path)
+    problems = sums_with_split(store, tmp_path)
     texts = [STUDENT_SYSTEM_PROMPT, "Answer : \\ boxed { }"] + [f"{p['question']} {p['reasoning']}" for p in problems]
     model = write_scripted_model(tmp_path / "scripted", texts, hidden=256)
     return store, tmp_path, problems, model
